@@ -1,0 +1,47 @@
+/* main.c — `vs2` entry point: global options and dispatch to the subcommands. */
+#include "cli.h"
+
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"inspect", cmd_inspect, "check a model directory and summarise its configuration and weights"},
+    {"tokenize", cmd_tokenize, "text to token ids, ids to text, and the VideoScore2 chat ids"},
+    {"frames", cmd_frames, "show how a video is sampled, resized and patched for the model"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "vs2 %s — VideoScore2 in C: score AI-generated videos for visual quality,\n"
+            "text-to-video alignment and physical/common-sense consistency.\n\n"
+            "usage: vs2 [--help] [--version] <command> [options]\n\ncommands:\n",
+            vs2_version());
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`vs2 <command> --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("vs2 %s\n", vs2_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "vs2: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
