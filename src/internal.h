@@ -28,6 +28,11 @@ vs2_status vs2__read_file(const char *path, size_t max_bytes, char **data, size_
 vs2_status vs2__ids_push(vs2_ids *ids, int32_t id);
 vs2_status vs2__ids_reserve(vs2_ids *ids, size_t extra);
 
+/* Check a parsed configuration for internal consistency (config.c). Calls problem() for each
+ * inconsistency found (when non-NULL) and returns the status of the first, or VS2_OK. */
+vs2_status vs2__config_check(const vs2_config *c, const char *file,
+                             void (*problem)(void *user, const vs2_error *e), void *user);
+
 /* Checked size arithmetic: returns 0 on overflow. */
 static inline int vs2__mul_ok(uint64_t a, uint64_t b, uint64_t *out) {
     return !__builtin_mul_overflow(a, b, out);
