@@ -1,0 +1,88 @@
+/* test_video.c — frame planning, smart_resize, layout and the raw-RGB entry point. */
+#include "check.h"
+#include "vs2.h"
+
+#include <stdint.h>
+
+static void test_nframes(void) {
+    CHECK_EQ_INT(vs2_video_nframes(300, 30.0, 2.0), 20);
+    CHECK_EQ_INT(vs2_video_nframes(299, 29.97, 2.0), 18); /* floor_even(19.95) */
+    CHECK_EQ_INT(vs2_video_nframes(30, 30.0, 2.0), 4);    /* clamped up to 4 */
+    CHECK_EQ_INT(vs2_video_nframes(3, 30.0, 2.0), 2);     /* capped by the total, even */
+    CHECK_EQ_INT(vs2_video_nframes(1, 30.0, 2.0), 0);
+    CHECK_EQ_INT(vs2_video_nframes(100000, 1.0, 2.0), 768);
+}
+
+static void test_indices(void) {
+    int64_t idx[37];
+    vs2_video_indices(300, 20, idx);
+    CHECK_EQ_INT(idx[0], 0);
+    CHECK_EQ_INT(idx[1], 16); /* 15.74 */
+    CHECK_EQ_INT(idx[19], 299);
+    vs2_video_indices(63, 37, idx); /* 46.5 exactly: torch's FMA arithmetic lands on 46 */
+    CHECK_EQ_INT(idx[27], 46);
+}
+
+static void test_smart_resize(void) {
+    int h = 0, w = 0;
+    CHECK_EQ_INT(vs2_smart_resize(720, 1280, 100352, 602112, &h, &w, NULL), VS2_OK);
+    CHECK(h == 560 && w == 1008);
+    CHECK_EQ_INT(vs2_smart_resize(480, 640, 100352, 602112, &h, &w, NULL), VS2_OK);
+    CHECK(h == 476 && w == 644);
+    CHECK_EQ_INT(vs2_smart_resize(360, 640, 100352, 602112, &h, &w, NULL), VS2_OK);
+    CHECK(h == 364 && w == 644);
+    CHECK_EQ_INT(vs2_smart_resize(1, 1, 100352, 602112, &h, &w, NULL), VS2_OK);
+    CHECK(h == 336 && w == 336);
+    vs2_error err;
+    CHECK_EQ_INT(vs2_smart_resize(2, 402, 100352, 602112, &h, &w, &err), VS2_ERR_UNSUPPORTED);
+    CHECK_STR_CONTAINS(err.message, "200:1");
+    vs2_video_params p = vs2_video_default_params();
+    CHECK(vs2_video_max_pixels(&p, 20) == 602112.0);
+    CHECK(vs2_video_max_pixels(&p, 768) == 90316800.0 / 768 * 2);
+}
+
+static void test_from_rgb(void) {
+    enum { W = 56, H = 28, N = 5 };
+    static uint8_t rgb[N * W * H * 3];
+    for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(i * 7);
+    vs2_video_params p = vs2_video_default_params();
+    p.keep_frames = 1;
+    vs2_video v;
+    vs2_error err;
+    CHECK_EQ_INT(vs2_video_from_rgb(rgb, N, W, H, 2.0, &p, &v, &err), VS2_OK);
+    CHECK_EQ_INT(v.n_frames, 4);
+    CHECK_EQ_INT(v.total_frames, 5);
+    CHECK(v.height % 28 == 0 && v.width % 28 == 0 && v.height * v.width >= 100352);
+    CHECK_EQ_INT(v.grid_t, 2);
+    CHECK_EQ_INT(v.rows, (int64_t)2 * (v.height / 14) * (v.width / 14));
+    CHECK_EQ_INT(v.video_tokens, v.rows / 4);
+    CHECK(v.second_per_grid_t == 1.0);
+    /* element 0 = frame 0, channel R, pixel (0,0), normalised with CLIP mean/std (float32) */
+    float want = ((float)v.frames[0] - 0.48145466f * 255.0f) / (0.26862954f * 255.0f);
+    CHECK(v.pixel_values[0] == want);
+    /* column 196 = channel R of the second frame of the temporal pair */
+    size_t fsz = (size_t)v.width * v.height * 3;
+    want = ((float)v.frames[fsz] - 0.48145466f * 255.0f) / (0.26862954f * 255.0f);
+    CHECK(v.pixel_values[196] == want);
+    vs2_video_free(&v);
+    CHECK_EQ_INT(vs2_video_from_rgb(rgb, 1, W, H, 2.0, &p, &v, &err), VS2_ERR_VIDEO);
+    CHECK_EQ_INT(vs2_video_from_rgb(NULL, 1, W, H, 2.0, &p, &v, &err), VS2_ERR_INVALID_ARG);
+}
+
+static void test_resize_identity(void) {
+    static uint8_t a[28 * 56 * 3], b[28 * 56 * 3];
+    for (size_t i = 0; i < sizeof a; i++) a[i] = (uint8_t)(i * 13);
+    CHECK_EQ_INT(vs2_resize_torch_bicubic_aa(a, 56, 28, b, 56, 28, NULL), VS2_OK);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK_EQ_INT(vs2_resize_pil_bicubic(a, 56, 28, b, 56, 28, NULL), VS2_OK);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+}
+
+int main(void) {
+    RUN(test_nframes);
+    RUN(test_indices);
+    RUN(test_smart_resize);
+    RUN(test_from_rgb);
+    RUN(test_resize_identity);
+    return CHECK_DONE();
+}
