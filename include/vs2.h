@@ -282,6 +282,99 @@ char *vs2_chat_render(const char *user_text);
 vs2_status vs2_chat_video_ids(const vs2_tokenizer *tok, const char *user_text,
                               size_t n_video_tokens, vs2_ids *out, vs2_error *err);
 
+/* ---------------------------------------------------------------------------------------- */
+/* Video input: decode, sample and resize exactly as qwen-vl-utils + the Qwen2.5-VL processor */
+/* (see docs/video.md)                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+#define VS2_PATCH_DIM 1176      /* 3 channels x 2 frames x 14 x 14: one row of pixel_values */
+
+typedef struct vs2_video_params {
+    double fps;                 /* target sampling rate: 2.0 */
+    int64_t min_pixels;         /* video per-frame minimum: 128*28*28 = 100352 */
+    int64_t max_pixels;         /* video per-frame cap: 768*28*28 = 602112 */
+    int64_t total_pixels;       /* budget over all frames: 90316800 */
+    int64_t image_min_pixels;   /* image inputs (qwen-vl-utils fetch_image): 4*28*28 = 3136 */
+    int64_t image_max_pixels;   /* 16384*28*28 = 12845056 */
+    int resized_height;         /* both > 0: fixed size (rounded by smart_resize); 0 = auto */
+    int resized_width;
+    double processor_fps;       /* fps handed to the HF processor: second_per_grid_t = 2 / it.
+                                 * 2.0 as VideoScore2 does (-> 1.0); 0 = use sample_fps */
+    int threads;                /* decoder + resize threads; 0 = one per core */
+    int64_t max_source_pixels;  /* refuse larger frames (memory bound): 8192*8192 */
+    int keep_frames;            /* 1: keep the resized uint8 RGB frames (vs2_video.frames) */
+    int keep_source_frames;     /* 1: keep the selected frames as decoded RGB (tests; large) */
+    int no_pixels;              /* 1: skip pixel_values (plan and frames only) */
+} vs2_video_params;
+
+vs2_video_params vs2_video_default_params(void);
+
+typedef enum vs2_video_kind {
+    VS2_VIDEO_FILE = 0,         /* a video file (libavformat demuxer) */
+    VS2_VIDEO_IMAGES = 1,       /* one image, a list of images or a directory of images */
+    VS2_VIDEO_RGB = 2           /* raw RGB frames from the caller */
+} vs2_video_kind;
+
+typedef struct vs2_video {
+    vs2_video_kind kind;
+    int64_t total_frames;       /* frames the reference reader returns (see docs/video.md) */
+    double video_fps;           /* average frame rate (stream avg_frame_rate) */
+    int n_frames;               /* selected frames, even */
+    int64_t *indices;           /* n_frames indices into the total_frames frames */
+    double sample_fps;          /* n_frames / total_frames * video_fps */
+    int src_width, src_height;  /* decoded frame size */
+    int width, height;          /* resized size, multiples of 28 */
+    int grid_t, grid_h, grid_w; /* video_grid_thw */
+    int64_t video_tokens;       /* grid_t * grid_h * grid_w / 4 */
+    double second_per_grid_t;
+    int64_t rows;               /* grid_t * grid_h * grid_w */
+    float *pixel_values;        /* pixel_values_videos, rows x VS2_PATCH_DIM, or NULL */
+    uint8_t *frames;            /* n_frames x height x width x 3, if keep_frames */
+    uint8_t *source_frames;     /* n_frames x src_height x src_width x 3, if keep_source_frames */
+    char codec[32];             /* decoder name ("h264"), "" for raw RGB */
+    char pix_fmt[32];           /* decoded pixel format ("yuv420p") */
+    double rotation;            /* display-matrix rotation in degrees; reported, NOT applied */
+    int decode_passes;          /* 1 or 2 (see docs/video.md) */
+} vs2_video;
+
+void vs2_video_free(vs2_video *v);
+
+/* Decode a video file (any container/codec FFmpeg reads) or one image file. Errors name the
+ * file and the cause; *out is zeroed first and left empty on failure. */
+vs2_status vs2_video_load(const char *path, const vs2_video_params *params, vs2_video *out,
+                          vs2_error *err);
+/* Images as the frames of a video (qwen-vl-utils list input); n == 1 tiles one image. */
+vs2_status vs2_video_from_images(const char *const *paths, size_t n, const vs2_video_params *params,
+                                 vs2_video *out, vs2_error *err);
+/* Every image file (png, jpg, jpeg, bmp, webp, tif, tiff) in dir, in byte order of names. */
+vs2_status vs2_video_from_dir(const char *dir, const vs2_video_params *params, vs2_video *out,
+                              vs2_error *err);
+/* Raw decoded frames: n frames of height x width x 3 RGB24 bytes, packed, at fps. */
+vs2_status vs2_video_from_rgb(const uint8_t *rgb, size_t n, int width, int height, double fps,
+                              const vs2_video_params *params, vs2_video *out, vs2_error *err);
+
+/* Building blocks (exposed for tests and tools). */
+/* qwen-vl-utils smart_nframes with fps; 0 if total_frames is too small (< 2 after clamping). */
+int vs2_video_nframes(int64_t total_frames, double video_fps, double fps);
+/* round_half_even(torch 1.13 float32 linspace(0, total-1, n)), n indices. */
+void vs2_video_indices(int64_t total_frames, int n, int64_t *indices);
+/* qwen-vl-utils smart_resize(h, w, 28, min, max) in Python's double arithmetic (max_pixels
+ * may be fractional: total_pixels / n * 2); VS2_ERR_UNSUPPORTED beyond 200:1. */
+vs2_status vs2_smart_resize(int64_t height, int64_t width, double min_pixels, double max_pixels,
+                            int *out_height, int *out_width, vs2_error *err);
+/* The per-frame pixel cap of fetch_video: min(max(min(VIDEO_MAX, total/n*2), int(min*1.05)),
+ * params->max_pixels). */
+double vs2_video_max_pixels(const vs2_video_params *params, int n);
+/* torchvision resize(uint8, BICUBIC, antialias=True) on one packed RGB24 image. */
+vs2_status vs2_resize_torch_bicubic_aa(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw,
+                                       int dh, vs2_error *err);
+/* PIL Image.resize(BICUBIC) on one packed RGB24 image (qwen-vl-utils image inputs). */
+vs2_status vs2_resize_pil_bicubic(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh,
+                                  vs2_error *err);
+/* Normalise (CLIP mean/std, float32) and patchify n (even) frames of h x w x 3 into
+ * rows = n/2 * h/14 * w/14 rows of VS2_PATCH_DIM floats. */
+void vs2_video_patchify(const uint8_t *frames, int n, int height, int width, float *out);
+
 #ifdef __cplusplus
 }
 #endif
