@@ -375,6 +375,33 @@ vs2_status vs2_resize_pil_bicubic(const uint8_t *src, int sw, int sh, uint8_t *d
  * rows = n/2 * h/14 * w/14 rows of VS2_PATCH_DIM floats. */
 void vs2_video_patchify(const uint8_t *frames, int n, int height, int width, float *out);
 
+/* ---------------------------------------------------------------------------------------- */
+/* Hugging Face hub: find a model in the local cache, or download it there (see docs/hub.md) */
+/* ---------------------------------------------------------------------------------------- */
+
+#define VS2_DEFAULT_MODEL "TIGER-Lab/VideoScore2"
+
+typedef struct vs2_hub_params {
+    const char *revision;       /* branch, tag or commit; NULL = "main" */
+    int offline;                /* 1: never touch the network (HF_HUB_OFFLINE=1 also sets it) */
+    const char *endpoint;       /* NULL = $HF_ENDPOINT or https://huggingface.co */
+    const char *token;          /* NULL = $HF_TOKEN or the token file Hugging Face tools write */
+    const char *cache_dir;      /* NULL = $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub */
+    vs2_log_fn log;             /* messages (what is downloaded, retries) */
+    void *log_user;
+    /* Progress of one file: called periodically with bytes done and total (-1 if unknown). */
+    void (*progress)(void *user, const char *file, int64_t done, int64_t total);
+    void *progress_user;
+} vs2_hub_params;
+
+vs2_hub_params vs2_hub_default_params(void);
+
+/* model: a local directory (returned as it is) or a repo id "owner/name". Returns in *path_out
+ * (malloc'd) the snapshot directory holding the files the engine needs, downloading the
+ * missing ones unless offline. Errors say what is missing and how to get it. */
+vs2_status vs2_hub_resolve(const char *model, const vs2_hub_params *params, char **path_out,
+                           vs2_error *err);
+
 #ifdef __cplusplus
 }
 #endif
