@@ -13,7 +13,7 @@ SUDO=""
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config
             libpcre2-dev libutf8proc-dev libjansson-dev
             libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
-TEST_PKGS=(clang libclang-rt-14-dev ffmpeg
+TEST_PKGS=(clang libclang-rt-14-dev libomp-14-dev ffmpeg
            python3 python3-numpy python3-torch python3-torchvision python3-av)
 
 missing=()

@@ -1,0 +1,181 @@
+/* kernels.c — the portable fp32 reference kernels (see kernels.h).
+ *
+ * vs2k_linear is the one that matters for time: each thread takes a tile of weight rows,
+ * widens it to fp32 once into a small private buffer (so bf16 weights are read from the mmap
+ * exactly once per call), and reuses it for every input row. Dot products use 16 independent
+ * partial sums so the compiler can vectorise them without reassociating a single sum. */
+#include "kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define LANES 16
+/* Widened weight tile per thread: at most this many floats (256 KiB, well inside L2). */
+#define TILE_FLOATS (64 * 1024)
+
+void vs2k_dump(const vs2_run *run, const char *stage, const float *x, int64_t rows, int64_t cols) {
+    if (run && run->dump) run->dump(run->dump_user, stage, x, rows, cols);
+}
+
+float vs2k_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0x1f) {
+        u = sign | 0x7f800000u | (man << 13); /* inf / nan */
+    } else if (exp != 0) {
+        u = sign | ((exp + 112) << 23) | (man << 13); /* normal: rebias 15 -> 127 */
+    } else if (man == 0) {
+        u = sign; /* zero */
+    } else {      /* subnormal: value = man · 2^-24, exactly representable in fp32 */
+        float f = ldexpf((float)man, -24);
+        return sign ? -f : f;
+    }
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+void vs2k_widen(const vs2_tensor *t, int64_t start, int64_t n, float *out) {
+    const unsigned char *base = t->data;
+    switch (t->dtype) {
+    case VS2_DTYPE_F32:
+        memcpy(out, base + start * 4, (size_t)n * 4);
+        break;
+    case VS2_DTYPE_BF16: {
+        const uint16_t *p = (const uint16_t *)base + start;
+        for (int64_t i = 0; i < n; i++) out[i] = vs2k_bf16_to_f32(p[i]);
+        break;
+    }
+    case VS2_DTYPE_F16: {
+        const uint16_t *p = (const uint16_t *)base + start;
+        for (int64_t i = 0; i < n; i++) out[i] = vs2k_f16_to_f32(p[i]);
+        break;
+    }
+    default: /* model_files rejects every other dtype for tensors the model uses */
+        memset(out, 0, (size_t)n * sizeof *out);
+        break;
+    }
+}
+
+/* Four dot products of length K sharing one weight row: out[r] = x_r · w. */
+static void dot4(const float *x0, const float *x1, const float *x2, const float *x3,
+                 const float *w, int64_t K, float out[4]) {
+    float a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+    int64_t k = 0;
+    for (; k + LANES <= K; k += LANES)
+        for (int j = 0; j < LANES; j++) {
+            float wv = w[k + j];
+            a0[j] += x0[k + j] * wv;
+            a1[j] += x1[k + j] * wv;
+            a2[j] += x2[k + j] * wv;
+            a3[j] += x3[k + j] * wv;
+        }
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int j = 0; j < LANES; j++) {
+        s0 += a0[j];
+        s1 += a1[j];
+        s2 += a2[j];
+        s3 += a3[j];
+    }
+    for (; k < K; k++) {
+        s0 += x0[k] * w[k];
+        s1 += x1[k] * w[k];
+        s2 += x2[k] * w[k];
+        s3 += x3[k] * w[k];
+    }
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
+}
+
+/* y[:, n0:n0+nb] for all M rows from a widened tile wt[nb×K] and bias bt[nb] (or NULL). */
+static void linear_tile(const float *x, int64_t M, int64_t K, const float *wt, const float *bt,
+                        int64_t n0, int64_t nb, int64_t N, float *y) {
+    for (int64_t m = 0; m < M; m += 4) {
+        /* Rows past M repeat the last row; their results are discarded. */
+        const float *xr[4];
+        for (int r = 0; r < 4; r++) xr[r] = x + (m + r < M ? m + r : M - 1) * K;
+        for (int64_t j = 0; j < nb; j++) {
+            float d[4];
+            dot4(xr[0], xr[1], xr[2], xr[3], wt + j * K, K, d);
+            for (int r = 0; r < 4 && m + r < M; r++)
+                y[(m + r) * N + n0 + j] = d[r] + (bt ? bt[j] : 0.0f);
+        }
+    }
+}
+
+vs2_status vs2k_linear(const float *x, int64_t M, int64_t K, const vs2_tensor *w,
+                       const vs2_tensor *b, float *y, const vs2_run *run) {
+    const int64_t N = w->shape[0];
+    int64_t nb = TILE_FLOATS / (K > 0 ? K : 1);
+    if (nb < 4) nb = 4;
+    if (nb > 64) nb = 64;
+    const int64_t n_tiles = (N + nb - 1) / nb;
+    int threads = run && run->threads > 0 ? run->threads : 1;
+    if (threads > n_tiles) threads = (int)(n_tiles > 0 ? n_tiles : 1);
+    /* One widened tile (+ its bias slice) per thread, allocated up front so a failure is
+     * reported before any work starts. */
+    const size_t tile = (size_t)(nb * K + nb);
+    float *tiles = malloc((size_t)threads * tile * sizeof(float));
+    if (!tiles) return VS2_ERR_NOMEM;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#endif
+    for (int64_t t = 0; t < n_tiles; t++) {
+#ifdef _OPENMP
+        float *wt = tiles + (size_t)omp_get_thread_num() * tile;
+#else
+        float *wt = tiles;
+#endif
+        int64_t n0 = t * nb, cnt = N - n0 < nb ? N - n0 : nb;
+        float *bt = wt + nb * K;
+        vs2k_widen(w, n0 * K, cnt * K, wt);
+        if (b) vs2k_widen(b, n0, cnt, bt);
+        linear_tile(x, M, K, wt, b ? bt : NULL, n0, cnt, N, y);
+    }
+    free(tiles);
+    return VS2_OK;
+}
+
+void vs2k_rmsnorm(const float *x, int64_t M, int64_t D, const float *weight, double eps, float *y) {
+    for (int64_t m = 0; m < M; m++) {
+        const float *xr = x + m * D;
+        float *yr = y + m * D;
+        float ss = 0.0f;
+        for (int64_t i = 0; i < D; i++) ss += xr[i] * xr[i];
+        float inv = 1.0f / sqrtf(ss / (float)D + (float)eps);
+        for (int64_t i = 0; i < D; i++) yr[i] = weight[i] * (xr[i] * inv);
+    }
+}
+
+void vs2k_silu_mul(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void vs2k_gelu(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void vs2k_softmax(float *x, int64_t n) {
+    if (n <= 0) return;
+    float mx = x[0];
+    for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void vs2k_add(float *y, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}

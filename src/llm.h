@@ -1,0 +1,48 @@
+/* llm.h — the Qwen2.5-VL language model (qwen25vl.md §5): embeddings with the video rows
+ * spliced in, M-RoPE (transformers 4.53.2 semantics), 28 pre-norm decoder layers with
+ * grouped-query attention (q/k/v biases), SwiGLU, the final norm, the untied lm_head, and a
+ * KV cache. */
+#ifndef VS2_LLM_H
+#define VS2_LLM_H
+
+#include "kernels.h"
+
+typedef struct vs2_llm vs2_llm;
+typedef struct vs2_kv_cache vs2_kv_cache;
+
+/* One video in the sequence: video_grid_thw in patches (h, w even) and second_per_grid_t. */
+typedef struct vs2_grid {
+    int t, h, w;
+    double second_per_grid_t;
+} vs2_grid;
+
+vs2_status vs2_llm_create(const vs2_model_files *mf, vs2_llm **out, vs2_error *err);
+void vs2_llm_free(vs2_llm *llm);
+int32_t vs2_llm_vocab(const vs2_llm *llm); /* config vocab_size: rows of lm_head (152064) */
+
+/* A cache for up to max_tokens positions (prompt + generated). */
+vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_cache **out,
+                               vs2_error *err);
+void vs2_kv_cache_free(vs2_kv_cache *kv);
+int64_t vs2_kv_cache_len(const vs2_kv_cache *kv);    /* positions filled so far */
+void vs2_kv_cache_truncate(vs2_kv_cache *kv, int64_t len); /* forget positions >= len */
+
+/* M-RoPE positions for one unpadded sequence (transformers 4.53.2 get_rope_index, §5.3):
+ * pos is 3 rows of n (t, h, w). videos: the grids of the videos in order of appearance
+ * (each found as vision_start followed by video_pad tokens). *rope_delta = max(pos)+1 − n.
+ * Errors if the number of video_pad tokens does not match the grids. */
+vs2_status vs2_rope_index(const vs2_config *cfg, const int32_t *ids, int64_t n,
+                          const vs2_grid *videos, int n_videos, int64_t *pos,
+                          int64_t *rope_delta, vs2_error *err);
+
+/* Run n tokens through the model after the kv->len tokens already cached, appending their
+ * keys/values. video_embeds: n_video rows of hidden_size floats, placed in order at the
+ * positions where ids == video_token_id (n_video must equal their count; NULL if none).
+ * pos: 3 rows of n positions. logits: if non-NULL, n_logits × vocab floats for the LAST
+ * n_logits of the n tokens (1 while generating; n for tests).
+ * Dumps "llm.embed", "llm.layer.<i>", "llm.norm" through run->dump. */
+vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *ids, int64_t n,
+                           const float *video_embeds, int64_t n_video, const int64_t *pos,
+                           float *logits, int64_t n_logits, const vs2_run *run, vs2_error *err);
+
+#endif
