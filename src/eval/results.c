@@ -1,0 +1,243 @@
+/* results.c — result files: vs2's JSONL (one object per video) and the reference's JSON list
+ * (items with v/t/p_score_model, *_score_gt, output). Both become vs2_result_item. */
+#include "eval_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESULTS_MAX_BYTES ((size_t)1 << 32)
+
+typedef struct rctx {
+    const char *name;
+    vs2_results *r;
+    size_t cap;
+    vs2_error *err;
+    int oom;
+} rctx;
+
+static void nan3(double *v) {
+    for (int d = 0; d < VS2_NDIMS; d++) v[d] = NAN;
+}
+
+void vs2_results_free(vs2_results *r) {
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++) {
+        vs2_result_item *it = &r->items[i];
+        free(it->id), free(it->video), free(it->prompt);
+        free(it->rationale), free(it->output), free(it->error);
+        for (size_t k = 0; k < it->n_thumbnails; k++) free(it->thumbnails[k]);
+        free(it->thumbnails);
+    }
+    free(r->items);
+    memset(r, 0, sizeof *r);
+}
+
+static vs2_result_item *push(rctx *c, int line) {
+    if (c->r->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        vs2_result_item *p = realloc(c->r->items, cap * sizeof *p);
+        if (!p) {
+            c->oom = 1;
+            return NULL;
+        }
+        c->r->items = p;
+        c->cap = cap;
+    }
+    vs2_result_item *it = &c->r->items[c->r->n++];
+    memset(it, 0, sizeof *it);
+    nan3(it->model), nan3(it->hard), nan3(it->robust), nan3(it->soft);
+    nan3(it->soft_expected), nan3(it->human);
+    it->human_overall = NAN;
+    it->line = line;
+    return it;
+}
+
+static vs2_status bad(rctx *c, int line, const char *key) {
+    return vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d: '%s' is not a number or null", c->name, line, key);
+}
+
+/* A vs2 score object {"visual_quality": x, ...}; absent -> all NAN, returns 1 if present. */
+static vs2_status dims_object(rctx *c, const json_t *o, const char *key, int line, double *out,
+                              int *present) {
+    const json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return VS2_OK;
+    if (!json_is_object(v))
+        return vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d: '%s' is not an object", c->name, line, key);
+    if (present) *present = 1;
+    for (int d = 0; d < VS2_NDIMS; d++)
+        if (!ev_json_score(json_object_get(v, ev_dim_keys[d]), &out[d])) return bad(c, line, key);
+    return VS2_OK;
+}
+
+static char *text_of(rctx *c, const json_t *o, const char *k1, const char *k2) {
+    const json_t *v = json_object_get(o, k1);
+    if ((!v || json_is_null(v)) && k2) v = json_object_get(o, k2);
+    return v && !json_is_null(v) ? ev_json_text(v, &c->oom) : NULL;
+}
+
+static vs2_status read_thumbnails(rctx *c, const json_t *o, vs2_result_item *it) {
+    const json_t *a = json_object_get(o, "thumbnails");
+    if (!json_is_array(a) || !json_array_size(a)) return VS2_OK;
+    it->thumbnails = calloc(json_array_size(a), sizeof *it->thumbnails);
+    if (!it->thumbnails) return vs2__fail(c->err, VS2_ERR_NOMEM, "%s: out of memory", c->name);
+    size_t i;
+    const json_t *s;
+    json_array_foreach(a, i, s) {
+        const char *u = json_string_value(s);
+        /* only inline images are accepted: the report must not reach the network */
+        if (!u || strncmp(u, "data:image/", 11)) continue;
+        it->thumbnails[it->n_thumbnails] = ev_strdup(u, &c->oom);
+        if (it->thumbnails[it->n_thumbnails]) it->n_thumbnails++;
+    }
+    return VS2_OK;
+}
+
+static vs2_status read_item(rctx *c, const json_t *o, int line) {
+    static const char *const model_k[3] = {"v_score_model", "t_score_model", "p_score_model"};
+    static const char *const gt_k[3] = {"v_score_gt", "t_score_gt", "p_score_gt"};
+    if (!json_is_object(o))
+        return vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d: expected a JSON object", c->name, line);
+    vs2_result_item *it = push(c, line);
+    if (!it) return vs2__fail(c->err, VS2_ERR_NOMEM, "%s: out of memory", c->name);
+    it->id = text_of(c, o, "id", "video_name");
+    it->video = text_of(c, o, "video", "video_path");
+    if (!it->video) it->video = text_of(c, o, "video_url", NULL);
+    it->prompt = text_of(c, o, "prompt", "caption");
+    it->rationale = text_of(c, o, "rationale", NULL);
+    it->output = text_of(c, o, "output", NULL);
+    it->error = text_of(c, o, "error", NULL);
+    if (it->error) c->r->n_errors++;
+    int nkeys = 0;
+    for (int d = 0; d < 3; d++) {
+        const json_t *v = json_object_get(o, model_k[d]);
+        if (v) nkeys++;
+        if (!ev_json_score(v, &it->model[d])) return bad(c, line, model_k[d]);
+        if (!ev_json_score(json_object_get(o, gt_k[d]), &it->human[d])) return bad(c, line, gt_k[d]);
+    }
+    it->has_model_keys = nkeys == 3;
+    vs2_status st = dims_object(c, o, "scores", line, it->hard, &it->has_vs2_scores);
+    if (!st) st = dims_object(c, o, "scores_robust", line, it->robust, NULL);
+    if (!st) st = dims_object(c, o, "soft_scores", line, it->soft, &it->has_vs2_scores);
+    if (!st) st = dims_object(c, o, "soft_scores_expected", line, it->soft_expected, NULL);
+    double hs[3];
+    int has_hs = 0;
+    nan3(hs);
+    if (!st) st = dims_object(c, o, "human_scores", line, hs, &has_hs);
+    if (st) return st;
+    if (has_hs)
+        for (int d = 0; d < 3; d++) it->human[d] = hs[d];
+    const char *ov = json_object_get(o, "total_score") ? "total_score" : "quality_score";
+    if (!ev_json_score(json_object_get(o, ov), &it->human_overall)) return bad(c, line, ov);
+    if (!it->id && it->video) it->id = ev_video_name(it->video, NULL, &c->oom);
+    if (!it->id && !it->error)
+        return vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d: item has no id, video_name or video",
+                         c->name, line);
+    st = read_thumbnails(c, o, it);
+    if (!st && c->oom) st = vs2__fail(c->err, VS2_ERR_NOMEM, "%s: out of memory", c->name);
+    return st;
+}
+
+static vs2_status parse_list(rctx *c, const char *s, size_t len) {
+    json_error_t je;
+    json_t *arr = json_loadb(s, len, 0, &je);
+    if (!arr)
+        return vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", c->name, je.line,
+                         je.column, je.text);
+    vs2_status st = VS2_OK;
+    if (!json_is_array(arr))
+        st = vs2__fail(c->err, VS2_ERR_FORMAT, "%s: expected a JSON list of items", c->name);
+    size_t i;
+    json_t *o;
+    if (!st) json_array_foreach(arr, i, o) {
+            if ((st = read_item(c, o, (int)i + 1))) break;
+        }
+    json_decref(arr);
+    return st;
+}
+
+static vs2_status parse_jsonl(rctx *c, const char *s, size_t len) {
+    int line = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *p = s + pos, *nl = memchr(p, '\n', len - pos);
+        size_t k = nl ? (size_t)(nl - p) : len - pos;
+        pos += k + 1;
+        line++;
+        size_t blank = 0;
+        while (blank < k && strchr(" \t\r", p[blank])) blank++;
+        if (blank == k) continue;
+        json_error_t je;
+        json_t *o = json_loadb(p, k, 0, &je);
+        if (!o)
+            return vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", c->name, line,
+                             je.column, je.text);
+        vs2_status st = read_item(c, o, line);
+        json_decref(o);
+        if (st) return st;
+    }
+    return VS2_OK;
+}
+
+vs2_status vs2_results_parse(const char *data, size_t len, const char *name, vs2_results *out,
+                             vs2_error *err) {
+    if (!out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_results_parse: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!data) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_results_parse: data is NULL");
+    rctx c = {.name = name ? name : "results", .r = out, .err = err};
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n", data[i])) i++;
+    out->is_vs2 = !(i < len && data[i] == '[');
+    vs2_status st = out->is_vs2 ? parse_jsonl(&c, data, len) : parse_list(&c, data, len);
+    if (st) vs2_results_free(out);
+    else vs2__ok(err);
+    return st;
+}
+
+vs2_status vs2_results_load(const char *path, vs2_results *out, vs2_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!path || !out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_results_load: NULL argument");
+    char *data = NULL;
+    size_t len = 0;
+    vs2_status st = vs2__read_file(path, RESULTS_MAX_BYTES, &data, &len, err);
+    if (st) return st;
+    st = vs2_results_parse(data, len, path, out, err);
+    free(data);
+    return st;
+}
+
+static int cmp_item_id(const void *a, const void *b) {
+    const vs2_manifest_item *x = *(vs2_manifest_item *const *)a, *y = *(vs2_manifest_item *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+size_t vs2_results_join(vs2_results *r, const vs2_manifest *m) {
+    if (!r || !m || !m->n_items) return 0;
+    const vs2_manifest_item **idx = malloc(m->n_items * sizeof *idx);
+    if (!idx) return 0;
+    for (size_t i = 0; i < m->n_items; i++) idx[i] = &m->items[i];
+    qsort(idx, m->n_items, sizeof *idx, cmp_item_id);
+    size_t found = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        vs2_result_item *it = &r->items[i];
+        if (!it->id) continue;
+        vs2_manifest_item key = {.id = it->id};
+        const vs2_manifest_item *kp = &key, **hit = bsearch(&kp, idx, m->n_items, sizeof *idx, cmp_item_id);
+        if (!hit) continue;
+        found++;
+        for (int d = 0; d < VS2_NDIMS; d++)
+            if (!isnan((*hit)->human[d])) it->human[d] = (*hit)->human[d];
+        if (!isnan((*hit)->human_overall)) it->human_overall = (*hit)->human_overall;
+    }
+    free(idx);
+    return found;
+}
+
+double vs2_result_model_score(const vs2_result_item *it, int is_vs2, const char *method, int dim) {
+    if (!it || dim < 0 || dim >= VS2_NDIMS) return NAN;
+    if (!is_vs2 || !it->has_vs2_scores) return it->model[dim];
+    if (!method) method = "vs2_float";
+    if (!strcmp(method, "vs2") || !strcmp(method, "vs2_int")) return it->hard[dim];
+    if (!strcmp(method, "vs2_robust")) return it->robust[dim];
+    if (!strcmp(method, "vs2_float_weighted")) return it->soft_expected[dim];
+    return it->soft[dim];
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# vs2 metrics against the paper's in-domain figure and against the independent scipy reference
+# (tools/metrics_ref/metrics_ref.py), figure by figure, on every stored result file that has human
+# scores and on the fixtures (pairwise with and without ties). Tolerances: exact after ROUND_DIGIT=3
+# rounding; 1e-9 (on the x100 scale) before rounding -- see docs/metrics.md.
+set -euo pipefail
+PY=/usr/bin/python3
+REF="$VS2_SOURCE_DIR/tools/metrics_ref/metrics_ref.py"
+DATA="$VS2_SOURCE_DIR/../shared/data/videoscore2"
+FIX="$VS2_SOURCE_DIR/tests/data/eval"
+OUT="$VS2_TEST_TMP/metrics"
+mkdir -p "$OUT"
+if ! $PY -c 'import scipy' 2>/dev/null; then echo "python3-scipy missing (tools/install-deps.sh)"; exit 1; fi
+fail=0; figures=0
+
+compare() { # name results bench method [gt]
+  local name=$1 res=$2 bench=$3 method=$4 gt=${5:-}
+  local g=() p=()
+  [ -n "$gt" ] && g=(--gt "$gt") && p=(--pairs "$gt")
+  for mode in rounded raw; do
+    local r=() tol=0
+    [ $mode = raw ] && r=(--raw) && tol=1e-9
+    "$VS2_BIN" metrics "$res" --bench "$bench" --method "$method" "${g[@]}" "${r[@]}" --json 2>/dev/null > "$OUT/$name.$mode.vs2.json"
+    $PY "$REF" metrics "$res" --bench "$bench" --method "$method" "${p[@]}" "${r[@]}" > "$OUT/$name.$mode.ref.json" 2>/dev/null
+    if line=$($PY "$REF" compare "$OUT/$name.$mode.vs2.json" "$OUT/$name.$mode.ref.json" --tol $tol); then
+      echo "ok   $name ($mode): ${line##*$'\n'}"
+    else
+      echo "FAIL $name ($mode):"; echo "$line"; fail=1
+    fi
+    figures=$((figures + $(echo "${line##*$'\n'}" | awk '{print $3}')))
+  done
+}
+
+IN="$DATA/vs2_bench__released_model_normed_soft__499items.json"
+compare vs2_bench_499_float "$IN" vs2_bench vs2_float
+compare vs2_bench_499_int_rule "$IN" vs2_bench vs2
+compare vs2_bench_3_expected "$DATA/vs2_bench__released_model_expected_soft__3items.json" vs2_bench vs2_float
+compare mj_videoreward "$DATA/mj_bench_video__VideoReward_baseline__first4items.json" mj_bench_video video_reward
+for m in vs2_float vs2 vs2_robust vs2_float_weighted; do
+  compare fixture_vs2bench_$m "$FIX/results_vs2.jsonl" vs2_bench $m
+  compare fixture_vgrb_$m "$FIX/results_vs2.jsonl" videogen_reward_bench $m "$FIX/vgrb_pairs.csv"
+  compare fixture_t2vqa_$m "$FIX/results_vs2.jsonl" t2vqa_db $m "$FIX/t2vqa.txt"
+done
+for m in video_reward vision_reward unified_reward image_reward dover q_align deqa aigve_macs q_insight video_phy2_auto_eval vs1 lift; do
+  compare mj_as_$m "$DATA/mj_bench_video__VideoReward_baseline__first4items.json" mj_bench_video $m
+done
+compare fixture_videophy2 "$FIX/results_vs2.jsonl" video_phy2_test vs2_float
+compare fixture_mj_vs2 "$FIX/results_vs2.jsonl" mj_bench_video vs2
+echo "total: $figures figures compared"
+
+# The paper's in-domain number: 44.35 (Table 5; 44.355 before the paper's truncation).
+acc=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"]["acc_avg"])' "$OUT/vs2_bench_499_float.rounded.vs2.json")
+refacc=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"]["acc_avg"])' "$OUT/vs2_bench_499_float.rounded.ref.json")
+echo "in-domain accuracy: vs2 $acc, scipy reference $refacc, paper 44.35"
+[ "$acc" = "44.355" ] && [ "$refacc" = "44.355" ] || { echo "FAIL: expected 44.355"; fail=1; }
+$PY -c 'import sys,math; a=float(sys.argv[1]); sys.exit(0 if math.floor(a*100+1e-9)/100 == 44.35 else 1)' "$acc" \
+  || { echo "FAIL: 44.355 does not give the paper's 44.35"; fail=1; }
+
+# Text output and errors.
+"$VS2_BIN" metrics "$IN" | grep -q "44.355" || { echo "FAIL: table output"; fail=1; }
+printf '{"id":"a"}\n{not json\n' > "$OUT/bad.jsonl"
+if "$VS2_BIN" metrics "$OUT/bad.jsonl" 2> "$OUT/bad.err"; then echo "FAIL: bad JSONL accepted"; fail=1; fi
+grep -q "bad.jsonl:2:" "$OUT/bad.err" || { echo "FAIL: error does not name line 2: $(cat "$OUT/bad.err")"; fail=1; }
+printf 'path_A,path_B,VQ,TA,Overall\na.mp4,b.mp4,A,maybe,B\n' > "$OUT/bad.csv"
+if "$VS2_BIN" metrics "$IN" --bench videogen_reward_bench --gt "$OUT/bad.csv" 2> "$OUT/bad2.err"; then echo "FAIL: bad label accepted"; fail=1; fi
+grep -q "bad.csv:2: column 'TA'" "$OUT/bad2.err" || { echo "FAIL: $(cat "$OUT/bad2.err")"; fail=1; }
+
+# Parser agreement table (reference regex on every stored output; docs/metrics.md).
+$PY "$REF" parse "$DATA"/*.json > "$OUT/parse.json"
+$PY - "$OUT/parse.json" <<'PYEOF'
+import json, sys
+for f, v in json.load(open(sys.argv[1])).items():
+    print(f"parse {f}: {v['parsed']}/{v['items']} matched; {v['items_agree']}/{v['compared']} items and "
+          f"{v['dims_agree']}/{v['dims_compared']} scores agree with round(stored)")
+PYEOF
+exit $fail
