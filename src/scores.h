@@ -24,15 +24,24 @@ int vs2_parse_hard_robust(const char *text, size_t len, long s[VS2_N_DIMS], char
  * decoded generated ids equal to the text up to that digit), then, from digit_probs[index] =
  * the full-vocabulary softmax probabilities of the tokens "1".."5" at that step:
  * normed = s*·p(s*)/Σp (s* = first argmax) and expected = Σ s·p(s)/Σp.
- * A dimension without a label, digit or index gets index -1 and NaN values. */
+ * A dimension without a label, digit or index gets index -1 and NaN values; why[d] then names
+ * the cause (a static string; NULL when both values are set). digit_probs may be NULL: the
+ * indices are still found, the values stay NaN. With Σp = 0, normed is 0 (as the reference)
+ * and expected NaN (the reference divides by zero). See docs/scores.md §4. */
 typedef struct vs2_soft {
     double normed[VS2_N_DIMS];
     double expected[VS2_N_DIMS];
     int64_t index[VS2_N_DIMS];
+    const char *why[VS2_N_DIMS];
 } vs2_soft;
 
 vs2_status vs2_soft_scores(const vs2_tokenizer *tok, const int32_t *gen_ids, int64_t n_gen,
                            const float (*digit_probs)[5], vs2_soft *out, vs2_error *err);
+
+/* The reference reports no soft score at all when its hard regex found nothing (§2.7 step 3):
+ * with hard_matched == 0 every dimension becomes index -1, NaN, why "no reference hard score".
+ * hard_matched != 0 leaves soft unchanged. */
+void vs2_soft_apply_hard(vs2_soft *soft, int hard_matched);
 
 /* The ids of the single-token digits "1".."5" (-1 where a digit is not one token). */
 void vs2_digit_ids(const vs2_tokenizer *tok, int32_t ids[5]);
