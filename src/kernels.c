@@ -179,3 +179,7 @@ void vs2k_softmax(float *x, int64_t n) {
 void vs2k_add(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
+
+void vs2k_axpy(float *restrict y, float a, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}

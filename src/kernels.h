@@ -53,5 +53,7 @@ void vs2k_gelu(float *x, int64_t n);
 void vs2k_softmax(float *x, int64_t n);
 /* y[i] += x[i] */
 void vs2k_add(float *y, const float *x, int64_t n);
+/* y[i] += a · x[i] (element by element: no reassociation; vectorised at -O3). */
+void vs2k_axpy(float *restrict y, float a, const float *restrict x, int64_t n);
 
 #endif
