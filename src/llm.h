@@ -35,12 +35,21 @@ vs2_status vs2_rope_index(const vs2_config *cfg, const int32_t *ids, int64_t n,
                           const vs2_grid *videos, int n_videos, int64_t *pos,
                           int64_t *rope_delta, vs2_error *err);
 
+/* inv_freq[f] = 1 / theta^(2f / head_dim), f < head_dim/2, in float32 as torch builds it (fp32
+ * exponent, pow rounded to fp32, fp32 reciprocal; qwen25vl.md §5.4). The pow is correctly
+ * rounded; torch's may be 1 ulp off in a few entries (rope.c). */
+void vs2_rope_inv_freq(int head_dim, double theta, float *inv_freq);
+
+int64_t vs2_kv_cache_capacity(const vs2_kv_cache *kv); /* max_tokens it was created with */
+
 /* Run n tokens through the model after the kv->len tokens already cached, appending their
  * keys/values. video_embeds: n_video rows of hidden_size floats, placed in order at the
  * positions where ids == video_token_id (n_video must equal their count; NULL if none).
  * pos: 3 rows of n positions. logits: if non-NULL, n_logits × vocab floats for the LAST
  * n_logits of the n tokens (1 while generating; n for tests).
- * Dumps "llm.embed", "llm.layer.<i>", "llm.norm" through run->dump. */
+ * Dumps "llm.embed", "llm.layer.<i>", "llm.norm" through run->dump (run may be NULL: 1 thread).
+ * Positions must lie in [0, 2^24) (exact in fp32). On any error (bad ids, pad/row count, cache
+ * overflow, ...) nothing is appended: kv's length is unchanged and the cache stays usable. */
 vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *ids, int64_t n,
                            const float *video_embeds, int64_t n_video, const int64_t *pos,
                            float *logits, int64_t n_logits, const vs2_run *run, vs2_error *err);
