@@ -13,6 +13,7 @@
  * when the stream's frame count predicted the selection correctly (the normal case) the
  * selected frames were converted in that same pass, otherwise a second pass converts them. */
 #include "internal.h"
+#include "image_jpeg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -635,10 +636,12 @@ out:
 }
 
 /* ---- images (qwen-vl-utils fetch_image: PIL decode, to_rgb, PIL bicubic resize) ---------- */
+/* JPEG files (FF D8 FF) are decoded by image_jpeg.c with libjpeg-turbo as PIL decodes them;
+ * every other format by FFmpeg here. */
 
 /* PIL to_rgb(): RGBA is pasted on white with its alpha as mask (PIL's DIV255 rounding);
  * every other mode is converted to RGB, dropping alpha. Formats PIL would read exactly the
- * same way are copied bit for bit; others (JPEG's YUV) go through swscale. */
+ * same way are copied bit for bit; others (YUV) go through swscale. */
 static vs2_status image_to_rgb(input *in, const AVFrame *f, uint8_t *dst, vs2_error *err) {
     int w = f->width, h = f->height;
     for (int y = 0; y < h; y++) {
@@ -723,12 +726,23 @@ static vs2_status load_images(const char *const *paths, size_t n, const vs2_vide
     size_t osize = 0;
     for (size_t i = 0; i < n && st == VS2_OK; i++) {
         input in;
-        if ((st = input_open(&in, paths[i], p, err)) != VS2_OK) break;
+        memset(&in, 0, sizeof in);
         uint8_t *rgb = NULL;
         int w = 0, h = 0;
-        st = image_load_rgb(&in, p, &rgb, &w, &h, err);
+        char jdesc[32];
+        int jpeg = vs2__is_jpeg_file(paths[i]);
+        if (jpeg)
+            st = vs2__jpeg_load_rgb(paths[i], p->max_source_pixels, &rgb, &w, &h, jdesc, sizeof jdesc, err);
+        else if ((st = input_open(&in, paths[i], p, err)) != VS2_OK)
+            break;
+        else
+            st = image_load_rgb(&in, p, &rgb, &w, &h, err);
         if (i == 0 && st == VS2_OK) {
-            video_meta(v, &in);
+            if (jpeg) {
+                snprintf(v->codec, sizeof v->codec, "libjpeg");
+                snprintf(v->pix_fmt, sizeof v->pix_fmt, "%s", jdesc);
+            } else
+                video_meta(v, &in);
             v->src_width = w;
             v->src_height = h;
             if ((st = finish_plan(v, p, (double)p->image_min_pixels, (double)p->image_max_pixels, paths[i], err)) ==
@@ -773,6 +787,11 @@ vs2_status vs2_video_load(const char *path, const vs2_video_params *params, vs2_
     if (!path) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_video_load: path is NULL");
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return vs2_video_from_dir(path, p, out, err);
+    if (vs2__is_jpeg_file(path)) { /* libjpeg, not FFmpeg (see load_images) */
+        vs2_status st = load_images(&path, 1, p, out, err);
+        if (st != VS2_OK) vs2_video_free(out);
+        return st;
+    }
     input in;
     vs2_status st = input_open(&in, path, p, err);
     if (st != VS2_OK) return st;

@@ -78,6 +78,24 @@ PY
 expect_error huge.png "size unknown or refused by FFmpeg"   # FFmpeg's own limit
 expect_error big.png "exceeds the limit"                    # vs2's max_source_pixels
 mkdir -p emptydir;                                             expect_error emptydir "no image files"
+# JPEG (decoded with libjpeg, as PIL): truncated -> error, as PIL's "image file is truncated";
+# damaged entropy data -> decoded (libjpeg's warnings are not errors, as in PIL); a header
+# claiming 12000x12000 -> refused before decoding
+ff -f lavfi -i testsrc2=size=320x240 -frames:v 1 -q:v 3 full.jpg
+expect_ok full.jpg '"codec":"libjpeg","pix_fmt":"ycbcr 4:2:0"'
+head -c $(( $(stat -c %s full.jpg) / 2 )) full.jpg > trunc.jpg;   expect_error trunc.jpg "the JPEG is truncated"
+head -c 400 full.jpg > trunc_hdr.jpg;                          expect_error trunc_hdr.jpg "the JPEG is truncated"
+(printf '\xff\xd8\xff\xe0'; head -c 3000 /dev/urandom) > garbage.jpg; expect_error garbage.jpg "JPEG"
+cp full.jpg damaged.jpg
+printf '\x12\x34%.0s' $(seq 1 100) | dd of=damaged.jpg bs=1 seek=3000 conv=notrunc status=none
+expect_ok damaged.jpg '"src_width":320,"src_height":240,'
+python3 - <<'PY'
+d = bytearray(open("full.jpg", "rb").read())
+i = d.index(b"\xff\xc0")                                   # SOF0: length, precision, height, width
+d[i + 5:i + 9] = (12000).to_bytes(2, "big") * 2
+open("big.jpg", "wb").write(d)
+PY
+expect_error big.jpg "exceeds the limit"
 ff -f lavfi -i testsrc2=size=160x120 -frames:v 1 a.png
 ff -f lavfi -i testsrc2=size=640x120 -frames:v 1 b.png
 out=$("$VS2_BIN" frames a.png b.png 2>&1); rc=$?

@@ -41,11 +41,26 @@ gen testsrc2 320x240 25 2 -c:v libx264 -pix_fmt yuv420p -metadata:s:v:0 rotate=9
 gen testsrc2 600x4 10 1 -c:v ffv1 v24_ffv1_wide_600x4.mkv; add v24_ffv1_wide_600x4.mkv
 gen testsrc2 96x72 8 1 -c:v libx264 -pix_fmt yuv420p v25_h264_96x72_8_1s.mp4; add v25_h264_96x72_8_1s.mp4
 
-# images: PNG (RGB, odd size), PNG with alpha, grey PNG, JPEG, a list and a directory
+# images: PNG (RGB, odd size), PNG with alpha, grey PNG, JPEGs, a list and a directory
 gen testsrc2 333x251 1 1 -frames:v 1 i01_rgb_333x251.png; add i01_rgb_333x251.png
 gen testsrc2 200x150 1 1 -frames:v 1 -vf format=rgba,colorchannelmixer=aa=0.6 i02_rgba_200x150.png; add i02_rgba_200x150.png
 gen mandelbrot 180x120 1 1 -frames:v 1 -vf format=gray i03_gray_180x120.png; add i03_gray_180x120.png
 gen testsrc2 320x240 1 1 -frames:v 1 -q:v 2 i04_jpeg_320x240.jpg; add i04_jpeg_320x240.jpg
+# more JPEGs (decoded with libjpeg as PIL does): 4:2:0 and 4:4:4 at sizes that are not whole
+# MCUs; a one-component greyscale, a CMYK (Adobe) and a progressive 4:2:2 one written by Pillow,
+# since FFmpeg's encoder has no greyscale JPEG ("-pix_fmt gray" still writes YCbCr)
+gen testsrc2 330x250 1 1 -frames:v 1 -q:v 4 -pix_fmt yuvj420p i05_jpeg420_330x250.jpg; add i05_jpeg420_330x250.jpg
+gen mandelbrot 257x191 1 1 -frames:v 1 -q:v 3 -pix_fmt yuvj444p i06_jpeg444_257x191.jpg; add i06_jpeg444_257x191.jpg
+gen smptebars 211x97 1 1 -frames:v 1 pil_src.png
+/usr/bin/python3 - <<'PY'
+from PIL import Image
+src = Image.open("pil_src.png").convert("RGB")
+src.convert("L").save("i07_jpeg_gray_211x97.jpg", quality=85)
+src.convert("CMYK").save("i08_jpeg_cmyk_211x97.jpg", quality=90)
+src.save("i09_jpeg_progressive_422_211x97.jpg", quality=70, subsampling=1, progressive=True)
+PY
+rm pil_src.png
+add i07_jpeg_gray_211x97.jpg; add i08_jpeg_cmyk_211x97.jpg; add i09_jpeg_progressive_422_211x97.jpg
 mkdir -p d01_frames
 for i in 0 1 2; do
   ff -f lavfi -i "testsrc2=size=160x120:rate=1:duration=4" -vf "select=eq(n\,$i)" -frames:v 1 d01_frames/f$i.png

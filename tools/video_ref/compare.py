@@ -4,8 +4,7 @@
 usage: compare.py VS2_BIN REFDIR WORKDIR LIST
 LIST: one input per line (as written by tests/video/make_videos.sh), paths relative to its dir.
 Exact: total_frames, video_fps, indices, sample_fps, sizes, grid, tokens, second_per_grid_t and
-the decoded RGB frames. JPEG images are the exception: PIL decodes them with libjpeg, vs2 with
-FFmpeg (other IDCT rounding and chroma siting), so only their mean |RGB diff| <= 4 is required.
+the decoded RGB frames, JPEG images included (vs2 decodes them with libjpeg as PIL does).
 pixel_values: max |diff| <= 1e-5. A mismatch names the input, frame/element and values.
 Prints one line per input and the maxima; exit status 1 on any failure.
 """
@@ -17,7 +16,6 @@ import sys
 import numpy as np
 
 TOL_PV = 1e-5
-JPEG_MEAN_TOL = 4.0
 
 
 def first_diff(a, b, shape):
@@ -52,10 +50,7 @@ def check(vs2, refdir, work, base, spec):
         else:
             d = np.abs(a.astype(int) - b.astype(int))
             rgb_max = int(d.max()) if d.size else 0
-            jpeg = name.lower().endswith((".jpg", ".jpeg"))
-            if jpeg and d.mean() > JPEG_MEAN_TOL:
-                errs.append(f"rgb: mean |diff| {d.mean():.3g} above {JPEG_MEAN_TOL} for a JPEG")
-            elif not jpeg and rgb_max > 0:
+            if rgb_max > 0:
                 (f, y, x, c), va, vb, cnt = first_diff(a, b, shape)
                 errs.append(f"rgb: {cnt} values differ, max {rgb_max}; first at frame {f} (source index "
                             f"{ref['indices'][f]}) y={y} x={x} c={c}: reference {va} vs2 {vb}")
@@ -68,8 +63,7 @@ def check(vs2, refdir, work, base, spec):
         else:
             d = np.abs(a.astype(np.float64) - b.astype(np.float64))
             pv_max = float(d.max()) if d.size else 0.0
-            jpeg = name.lower().endswith((".jpg", ".jpeg"))
-            if pv_max > TOL_PV and not jpeg:
+            if pv_max > TOL_PV:
                 i = int(np.argmax(d))
                 row, col = divmod(i, 1176)
                 errs.append(f"pixel_values: max |diff| {pv_max:.3g} at row {row} column {col}: "
@@ -82,24 +76,18 @@ def main():
     base = os.path.dirname(os.path.abspath(lst))
     os.makedirs(work, exist_ok=True)
     fails, n, worst_rgb, worst_pv = 0, 0, 0, 0.0
-    worst_jpeg = (0, 0.0)
     for spec in open(lst).read().splitlines():
         if not spec.strip():
             continue
         n += 1
         name, errs, rgb_max, pv_max = check(vs2, refdir, work, base, spec)
-        jpeg = name.lower().endswith((".jpg", ".jpeg"))
-        if jpeg:
-            worst_jpeg = (max(worst_jpeg[0], rgb_max), max(worst_jpeg[1], pv_max))
-        else:
-            worst_rgb, worst_pv = max(worst_rgb, rgb_max), max(worst_pv, pv_max)
+        worst_rgb, worst_pv = max(worst_rgb, rgb_max), max(worst_pv, pv_max)
         status = "ok  " if not errs else "FAIL"
         print(f"{status} {name}: rgb max diff {rgb_max}, pixel_values max diff {pv_max:.3g}")
         for e in errs:
             print(f"     {name}: {e}")
         fails += bool(errs)
-    print(f"{n} inputs, {fails} failed; max RGB diff {worst_rgb}, max pixel_values diff {worst_pv:.3g} "
-          f"(JPEG, decoder differs: RGB {worst_jpeg[0]}, pixel_values {worst_jpeg[1]:.3g})")
+    print(f"{n} inputs, {fails} failed; max RGB diff {worst_rgb}, max pixel_values diff {worst_pv:.3g}")
     return 1 if fails else 0
 
 
