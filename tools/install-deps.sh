@@ -18,7 +18,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config
             libcurl4-openssl-dev libssl-dev ca-certificates libjpeg62-turbo-dev)
 TEST_PKGS=(clang libclang-rt-14-dev libomp-14-dev ffmpeg
            python3 python3-numpy python3-torch python3-torchvision python3-av
-           python3-scipy chromium)
+           python3-pil python3-scipy chromium)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
