@@ -376,31 +376,401 @@ vs2_status vs2_resize_pil_bicubic(const uint8_t *src, int sw, int sh, uint8_t *d
 void vs2_video_patchify(const uint8_t *frames, int n, int height, int width, float *out);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Evaluation: manifests, result files, metrics as the release scripts define them, reports  */
+/* (see docs/metrics.md, docs/report.md)                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Score dimensions, in this order everywhere: visual quality, text-to-video alignment,
+ * physical/common-sense consistency (the reference's v, t, p). A missing score (Python None,
+ * JSON null) is NAN. */
+enum { VS2_DIM_V = 0, VS2_DIM_T = 1, VS2_DIM_P = 2, VS2_NDIMS = 3 };
+
+typedef enum vs2_manifest_format {
+    VS2_MANIFEST_AUTO = 0,      /* from the extension and the content */
+    VS2_MANIFEST_JSONL,         /* one object a line: id, video, prompt, optional human_scores */
+    VS2_MANIFEST_CSV,           /* RFC 4180, header: id, video, prompt, optional score columns */
+    VS2_MANIFEST_VS2_BENCH,     /* VideoScore-Bench-v2 JSON list (VideoFeedback2 test file) */
+    VS2_MANIFEST_VIDEOGEN_RB,   /* VideoGen-RewardBench pairs CSV (path_A, path_B, VQ, TA, Overall) */
+    VS2_MANIFEST_T2VQA_DB,      /* T2VQA-DB txt, lines "file|prompt|score" */
+    VS2_MANIFEST_MJ_BENCH,      /* MJ-Bench-Video JSON, two videos per record */
+    VS2_MANIFEST_VIDEOPHY2      /* VideoPhy2 test CSV (video_url, caption, sa, pc, ...) */
+} vs2_manifest_format;
+
+/* Reproduce the reference loaders' off-by-ones: drop the first CSV data row (pandas iloc[1:])
+ * and keep only the first 2000 valid T2VQA-DB lines (pairs from the first 2001 lines). */
+#define VS2_MANIFEST_REFERENCE_QUIRKS 1u
+
+typedef struct vs2_manifest_item {
+    char *id;                   /* video_name: the key results are joined on */
+    char *video;                /* path or URL; may be NULL */
+    char *prompt;               /* may be NULL */
+    double human[VS2_NDIMS];    /* human scores (the reference's *_score_gt); NAN = none */
+    double human_overall;       /* MJ total_score / T2VQA quality_score; NAN = none */
+    int line;                   /* 1-based line (record number for JSON lists) */
+} vs2_manifest_item;
+
+/* Preference labels of a pair: which video humans preferred. */
+enum { VS2_PREF_SECOND = -1, VS2_PREF_SAME = 0, VS2_PREF_FIRST = 1, VS2_PREF_NONE = 2 };
+
+typedef struct vs2_pref_pair {
+    char *a, *b;                /* ids of the two videos */
+    signed char pref[3];        /* [0] visual quality, [1] text alignment, [2] overall */
+    int line;
+} vs2_pref_pair;
+
+typedef struct vs2_manifest {
+    vs2_manifest_format format;
+    vs2_manifest_item *items;   /* distinct videos, in file order */
+    size_t n_items;
+    vs2_pref_pair *pairs;       /* preference benchmarks only */
+    size_t n_pairs;
+} vs2_manifest;
+
+/* Load a manifest; errors name the file, the line and the cause. *out is zeroed first. */
+vs2_status vs2_manifest_load(const char *path, vs2_manifest_format format, unsigned flags,
+                             vs2_manifest *out, vs2_error *err);
+/* The same from memory; name is used in messages and for AUTO detection by extension. */
+vs2_status vs2_manifest_parse(const char *data, size_t len, const char *name,
+                              vs2_manifest_format format, unsigned flags, vs2_manifest *out,
+                              vs2_error *err);
+void vs2_manifest_free(vs2_manifest *m);
+/* "jsonl", "csv", "vs2_bench", "videogen_reward_bench", "t2vqa_db", "mj_bench_video",
+ * "video_phy2_test"; -1 for an unknown name. */
+int vs2_manifest_format_from_name(const char *name);
+const char *vs2_manifest_format_name(vs2_manifest_format format);
+
+/* One scored video of a result file: vs2's JSONL or the reference's JSON list. */
+typedef struct vs2_result_item {
+    char *id, *video, *prompt, *rationale, *output, *error;   /* any may be NULL */
+    double model[VS2_NDIMS];    /* reference files: *_score_model as stored */
+    int has_model_keys;         /* all three *_score_model keys present (reference rule) */
+    int has_vs2_scores;         /* a vs2 line with "scores"/"soft_scores" objects */
+    double hard[VS2_NDIMS];     /* vs2: "scores" (reference regex) */
+    double robust[VS2_NDIMS];   /* vs2: "scores_robust" */
+    double soft[VS2_NDIMS];     /* vs2: "soft_scores" (normed, the paper's) */
+    double soft_expected[VS2_NDIMS]; /* vs2: "soft_scores_expected" */
+    double human[VS2_NDIMS];    /* *_score_gt or "human_scores"; NAN = none */
+    double human_overall;       /* total_score / quality_score; NAN = none */
+    char **thumbnails;          /* data: URIs, may be empty */
+    size_t n_thumbnails;
+    int line;
+} vs2_result_item;
+
+typedef struct vs2_results {
+    int is_vs2;                 /* 1: vs2 JSONL, 0: the reference's JSON list */
+    vs2_result_item *items;
+    size_t n;
+    size_t n_errors;            /* vs2 error lines (kept in items with error set) */
+} vs2_results;
+
+vs2_status vs2_results_load(const char *path, vs2_results *out, vs2_error *err);
+vs2_status vs2_results_parse(const char *data, size_t len, const char *name, vs2_results *out,
+                             vs2_error *err);
+void vs2_results_free(vs2_results *r);
+/* Fill human scores from a manifest, joined on id (manifest values win). Returns the number of
+ * result items that found a manifest row. */
+size_t vs2_results_join(vs2_results *r, const vs2_manifest *m);
+
+/* The model score the release scripts would read as *_score_model under a method:
+ * reference files: as stored; vs2 files: "vs2"/"vs2_int" -> hard, "vs2_robust" -> robust,
+ * "vs2_float_weighted" -> soft_expected, anything else -> soft (normed). */
+double vs2_result_model_score(const vs2_result_item *it, int is_vs2, const char *method, int dim);
+
+#define VS2_METRICS_MAX 64
+
+typedef struct vs2_metric {
+    char key[48];               /* the release scripts' names: v_acc, t_plcc, overall_spcc, ... */
+    double value;               /* NAN when undefined (None) or NaN (constant input) */
+} vs2_metric;
+
+typedef struct vs2_metrics_params {
+    const char *bench;          /* vs2_bench, videogen_reward_bench, t2vqa_db, mj_bench_video,
+                                 * video_phy2_test (aliases in docs/metrics.md) */
+    const char *method;         /* vs2_float (default), vs2, vs1, video_reward, ... */
+    const vs2_manifest *pairs;  /* preference GT for pairwise accuracy, or NULL */
+    int round_digits;           /* 3 (ROUND_DIGIT); -1 = unrounded */
+} vs2_metrics_params;
+
+typedef struct vs2_metrics {
+    vs2_metric m[VS2_METRICS_MAX];
+    size_t n;
+    size_t n_items;             /* result items read (error lines excluded) */
+    size_t n_dropped;           /* items dropped because a model score is None */
+} vs2_metrics;
+
+vs2_metrics_params vs2_metrics_default_params(void);
+vs2_status vs2_metrics_compute(const vs2_results *r, const vs2_metrics_params *params,
+                               vs2_metrics *out, vs2_error *err);
+/* The value of key, or NAN if absent. */
+double vs2_metrics_get(const vs2_metrics *m, const char *key);
+
+/* Pearson r (two-pass means, double) of n pairs; NAN for n < 2 or a constant input. */
+double vs2_plcc(const double *x, const double *y, size_t n);
+/* Spearman rho: Pearson r of average ranks (ties share the mean rank); NAN as vs2_plcc. */
+double vs2_srcc(const double *x, const double *y, size_t n);
+/* Python's round(x, digits): correctly rounded, exact halves to even. */
+double vs2_round_py(double x, int digits);
+
+typedef struct vs2_report_params {
+    const char *title;          /* NULL = "vs2 report" */
+    const char *bench;          /* for the metrics table; NULL = vs2_bench */
+    const char *method;         /* NULL = vs2_float */
+    int make_thumbnails;        /* 1: decode each item's video for a frame strip if it has none */
+    int thumb_count;            /* frames in a strip: 4 */
+    int thumb_height;           /* pixels: 72 */
+} vs2_report_params;
+
+vs2_report_params vs2_report_default_params(void);
+/* Write one self-contained HTML page comparing n result sets (names label them). With
+ * make_thumbnails, items without thumbnails get them (stored into the items). */
+vs2_status vs2_report_write(vs2_results *const *results, const char *const *names, size_t n,
+                            const vs2_report_params *params, const char *out_path, vs2_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Scoring: load a model once, score many (video, prompt) pairs (see docs/cli.md)            */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Usage:
+ *
+ *     vs2_engine_params ep = vs2_engine_default_params();
+ *     ep.model = "TIGER-Lab/VideoScore2";            // or a model directory
+ *     vs2_engine *eng = NULL;
+ *     vs2_error err;
+ *     if (vs2_engine_load(&ep, &eng, &err) != VS2_OK) { fprintf(stderr, "%s\n", err.message); ... }
+ *     vs2_score_params sp = vs2_score_default_params();   // T-EVAL, greedy, 1024 new tokens
+ *     vs2_result *r = NULL;
+ *     if (vs2_score(eng, "clip.mp4", "a cat playing piano", &sp, &r, &err) == VS2_OK) {
+ *         const vs2_sample *s = &r->samples[0];
+ *         if (s->has_scores) printf("%ld %ld %ld\n", s->scores[0], s->scores[1], s->scores[2]);
+ *         else printf("no scores: %s\n", s->parse_error);
+ *         char *json = vs2_result_to_json(r);          // the object `vs2 score --json` prints
+ *         ...
+ *         free(json);
+ *         vs2_result_free(r);
+ *     }
+ *     vs2_engine_free(eng);
+ *
+ * Threads: an engine is read-only after vs2_engine_load. Any number of threads may call
+ * vs2_score / vs2_score_video with the same engine at once; each call allocates its own KV
+ * cache and buffers (about 0.5 GB for a 3,600-token video at the 7B shapes) and frees them. */
+
+typedef struct vs2_engine vs2_engine;
+
+typedef struct vs2_engine_params {
+    const char *model;          /* model directory or Hugging Face repo id; NULL = VS2_DEFAULT_MODEL */
+    /* How a repo id is resolved (cache first; see vs2_hub_resolve below); NULL = defaults. */
+    const struct vs2_hub_params *hub;
+    int threads;                /* compute threads per scoring call; 0 = one per online core */
+    vs2_log_fn log;             /* optional: load messages (2 = info) */
+    void *log_user;
+} vs2_engine_params;
+
+vs2_engine_params vs2_engine_default_params(void);
+/* Resolve the model, open and validate its files, load the tokenizer, the vision tower and
+ * the language model (weights stay mmap'd). Errors name the file and the cause; a repo id
+ * missing from the cache offline says how to get it. */
+vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs2_error *err);
+void vs2_engine_free(vs2_engine *engine);
+const char *vs2_engine_model_dir(const vs2_engine *engine);          /* the resolved directory */
+const vs2_model_files *vs2_engine_model_files(const vs2_engine *engine);
+const vs2_tokenizer *vs2_engine_tokenizer(const vs2_engine *engine);
+
+typedef enum vs2_decoding {
+    VS2_DECODE_GREEDY = 0,      /* argmax after generation_config's repetition penalty (default) */
+    VS2_DECODE_SAMPLE = 1       /* repetition penalty, temperature, top-k, top-p; seeded */
+} vs2_decoding;
+
+/* A stage output for debugging: rows x cols fp32 values (row-major). */
+typedef void (*vs2_dump_fn)(void *user, const char *stage, const float *x, int64_t rows,
+                            int64_t cols);
+
+typedef struct vs2_score_params {
+    vs2_template tmpl;          /* VS2_TEMPLATE_EVAL (default) or VS2_TEMPLATE_INF */
+    vs2_video_params video;     /* sampling and resizing (vs2_video_default_params) */
+    int max_new_tokens;         /* 1024 */
+    vs2_decoding decoding;      /* VS2_DECODE_GREEDY */
+    /* Decoding values; a negative value means "the default": temperature 0.7 (the reference's
+     * override) when sampling; top_k, top_p and repetition_penalty from generation_config.json
+     * (transformers' defaults 50, 1.0, 1.0 where it has none). The repetition penalty applies
+     * in greedy mode too, as transformers' greedy decoding applies it. */
+    double temperature;
+    int top_k;                  /* 0 = off */
+    double top_p;
+    double repetition_penalty;
+    uint64_t seed;              /* sampling RNG seed (sample i uses seed + i); default 0 */
+    int samples;                /* > 1: that many seeded samples from one prefill (sampling only) */
+    int threads;                /* 0 = the engine's */
+    /* Debugging: every stage of the vision tower and of the prefill (vision.patch_embed,
+     * vision.block.<i>, vision.merger, llm.embed, llm.layer.<i>, llm.norm) and the raw logits
+     * of the last prompt position ("logits"). dump_dir: write <stage>.f32 (little-endian fp32)
+     * and index.json there (created if missing); dump: a callback. Either, both or neither. */
+    const char *dump_dir;
+    vs2_dump_fn dump;
+    void *dump_user;
+    /* Optional: called after each generated token (sample index, step, id); return nonzero to
+     * stop that sample early (it is then reported as stopped by the caller). */
+    int (*on_token)(void *user, int sample, int step, int32_t id);
+    void *on_token_user;
+} vs2_score_params;
+
+vs2_score_params vs2_score_default_params(void);
+
+/* One generated answer and what was read from it. Dimensions in VS2_DIM_* order. */
+typedef struct vs2_sample {
+    uint64_t seed;              /* the RNG seed of this sample (unused when greedy) */
+    char *output;               /* generated text, special tokens skipped (as the reference) */
+    int32_t *ids;               /* generated ids, the stop token included when there was one */
+    size_t n_ids;
+    const char *stop_reason;    /* "eos", "max_new_tokens" or "callback" (static string) */
+    char *rationale;            /* inside <think>...</think>, else the text before the last "(1)" */
+    /* Reference parse (first regex match over the whole output): 1..5 normally, but the
+     * reference reads \d+ unclamped, so any value is possible. */
+    int has_scores;
+    long scores[VS2_NDIMS];
+    char *parse_error;          /* why has_scores is 0; NULL when it is 1 */
+    int has_robust;             /* robust parse (last numbered list, values 1..5) */
+    long robust[VS2_NDIMS];
+    char *robust_error;
+    /* Soft scores from the full-vocabulary distribution at the score digit: normed (the
+     * paper's) and expected value. NAN where no value exists; as in the reference, NAN for
+     * every dimension when the reference parse failed. soft_index: the generated-token index
+     * the digit was read at, -1 where none was found. */
+    double soft[VS2_NDIMS];
+    double soft_expected[VS2_NDIMS];
+    int64_t soft_index[VS2_NDIMS];
+    double generate_ms;         /* the decode loop after the first token */
+    double tokens_per_second;   /* decode steps / generate time; 0 when there were none */
+} vs2_sample;
+
+/* Means over samples (only samples where the value exists count; NAN when none). */
+typedef struct vs2_score_mean {
+    double scores[VS2_NDIMS], robust[VS2_NDIMS], soft[VS2_NDIMS], soft_expected[VS2_NDIMS];
+    int n_scores[VS2_NDIMS], n_robust[VS2_NDIMS], n_soft[VS2_NDIMS], n_soft_expected[VS2_NDIMS];
+} vs2_score_mean;
+
+typedef struct vs2_result {
+    char *model;                /* the resolved model directory */
+    char *video;                /* the path given, or "" for vs2_score_video */
+    char *prompt;               /* the T2V prompt */
+    vs2_template tmpl;
+    /* Video as sampled (vs2_video fields). */
+    int frames;
+    int64_t total_frames;
+    double video_fps, sample_fps, second_per_grid_t;
+    int src_width, src_height, width, height;
+    int grid_t, grid_h, grid_w;
+    int64_t video_tokens;
+    int64_t prompt_tokens;      /* the whole chat, video tokens included */
+    /* Decoding as run (defaults resolved). */
+    vs2_decoding decoding;
+    uint64_t seed;
+    double temperature;         /* as used when sampling (reported in greedy mode too) */
+    int top_k;
+    double top_p;
+    double repetition_penalty;
+    int max_new_tokens;
+    int n_stop_ids;
+    int32_t stop_ids[VS2_MAX_EOS];
+    int threads;
+    /* Milliseconds per phase: decode+resize, vision tower, prefill (first token included),
+     * generation (all samples), whole call. */
+    double video_ms, vision_ms, prefill_ms, generate_ms, total_ms;
+    vs2_sample *samples;        /* params->samples entries (1 by default) */
+    size_t n_samples;
+    vs2_score_mean mean;
+} vs2_result;
+
+/* Decode, sample and resize the video, run the model and read the scores. A model output
+ * without scores is a success (has_scores = 0 with the reason); errors are for inputs that
+ * cannot be scored (bad video, bad params) and failures. *out is NULL on failure. */
+vs2_status vs2_score(const vs2_engine *engine, const char *video_path, const char *prompt,
+                     const vs2_score_params *params, vs2_result **out, vs2_error *err);
+/* The same from an already prepared video (vs2_video_load / _from_rgb / _from_images; its
+ * pixel_values must be present). params->video is not used. */
+vs2_status vs2_score_video(const vs2_engine *engine, const vs2_video *video, const char *prompt,
+                           const vs2_score_params *params, vs2_result **out, vs2_error *err);
+void vs2_result_free(vs2_result *result);
+
+/* The result as one JSON object on one line (no newline; malloc'd; NULL on OOM): the format
+ * `vs2 score --json` prints, documented in docs/cli.md. */
+char *vs2_result_to_json(const vs2_result *result);
+
+/* Best-of-N ranking (`vs2 rank`, `vs2 batch --groups`; see docs/batch.md). The key of a result
+ * is the mean of its three scores of one kind (the reference: hard scores, np.mean), or with
+ * `weighted` the sum w[0]*v + w[1]*t + w[2]*p. Results of several samples use the means over
+ * the samples. A result lacking a needed score (no parse) has no key (NAN). */
+typedef enum vs2_rank_by {
+    VS2_RANK_HARD = 0,          /* "scores": the reference parse (default, the reference rule) */
+    VS2_RANK_ROBUST,            /* "scores_robust" */
+    VS2_RANK_SOFT,              /* "soft_scores" (normed, the paper's) */
+    VS2_RANK_SOFT_EXPECTED      /* "soft_scores_expected" */
+} vs2_rank_by;
+
+typedef struct vs2_rank_params {
+    vs2_rank_by by;
+    int weighted;               /* 0: (v + t + p) / 3; 1: weights[] (a zero weight ignores a dim) */
+    double weights[VS2_NDIMS];
+} vs2_rank_params;
+
+vs2_rank_params vs2_rank_default_params(void);
+/* "hard", "robust", "soft", "soft_expected" (-1 for anything else) and back. */
+int vs2_rank_by_from_name(const char *name);
+const char *vs2_rank_by_name(vs2_rank_by by);
+/* The ranking key of a result (NAN when it has none; NULL params = defaults). */
+double vs2_rank_key(const vs2_result *result, const vs2_rank_params *params);
+/* order[0..n-1] = candidate indices, best first: keys descending, equal keys in index order
+ * (the reference's argmax takes the first index on ties), NAN keys last in index order. */
+void vs2_rank_order(const double *keys, size_t n, size_t *order);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Hugging Face hub: find a model in the local cache, or download it there (see docs/hub.md) */
 /* ---------------------------------------------------------------------------------------- */
 
 #define VS2_DEFAULT_MODEL "TIGER-Lab/VideoScore2"
 
+/* Progress of a download, reported per file. done/total cover every byte this call fetches. */
+typedef struct vs2_hub_progress {
+    const char *file;           /* repo-relative name, e.g. "model-00001-of-00004.safetensors" */
+    int file_index, n_files;    /* 1-based position among the files being fetched */
+    int64_t file_done, file_total;
+    int64_t done, total;
+    int finished;               /* 1 on the last call for this file (it is verified and in place) */
+} vs2_hub_progress;
+
 typedef struct vs2_hub_params {
     const char *revision;       /* branch, tag or commit; NULL = "main" */
     int offline;                /* 1: never touch the network (HF_HUB_OFFLINE=1 also sets it) */
+    int check_hub;              /* 1: ask the hub for the revision's current commit even when a
+                                 * complete snapshot is cached (vs2 download); 0: a cached
+                                 * snapshot is used without any network access */
     const char *endpoint;       /* NULL = $HF_ENDPOINT or https://huggingface.co */
     const char *token;          /* NULL = $HF_TOKEN or the token file Hugging Face tools write */
     const char *cache_dir;      /* NULL = $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub */
-    vs2_log_fn log;             /* messages (what is downloaded, retries) */
+    int max_retries;            /* retries of a transient failure (network, 5xx); default 5 */
+    int retry_delay_ms;         /* first back-off, doubled per retry up to 8 s; default 1000 */
+    int stall_seconds;          /* no byte for this long = stalled, retried;
+                                 * 0 = $HF_HUB_DOWNLOAD_TIMEOUT or 10 */
+    vs2_log_fn log;             /* messages: the size announcement (2), waits and retries (1) */
     void *log_user;
-    /* Progress of one file: called periodically with bytes done and total (-1 if unknown). */
-    void (*progress)(void *user, const char *file, int64_t done, int64_t total);
+    /* Called about 10 times a second while a file downloads, and once when it is in place. */
+    void (*progress)(void *user, const vs2_hub_progress *p);
     void *progress_user;
 } vs2_hub_params;
 
 vs2_hub_params vs2_hub_default_params(void);
 
-/* model: a local directory (returned as it is) or a repo id "owner/name". Returns in *path_out
- * (malloc'd) the snapshot directory holding the files the engine needs, downloading the
- * missing ones unless offline. Errors say what is missing and how to get it. */
+/* model: a local directory (returned as it is) or a repo id "owner/name" (NULL = the default
+ * model). Returns in *path_out (malloc'd) the snapshot directory holding the files the engine
+ * needs: a complete snapshot already in the Hugging Face cache is used without network access
+ * (unless check_hub); otherwise the missing files are downloaded into the cache, resumably,
+ * each verified against the hub's size and sha256 (git sha1 for small files) before it is moved
+ * into place. Offline, errors list what is missing and how to get it. Thread-safe for separate
+ * calls; concurrent processes share the cache through per-file locks. */
 vs2_status vs2_hub_resolve(const char *model, const vs2_hub_params *params, char **path_out,
                            vs2_error *err);
+
+/* The hub cache directory params and the environment select (malloc'd), without touching it. */
+char *vs2_hub_cache_dir(const vs2_hub_params *params);
 
 #ifdef __cplusplus
 }

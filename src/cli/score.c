@@ -1,0 +1,361 @@
+/* score.c — `vs2 score`: score one video against its text prompt (docs/cli.md). */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: vs2 score --video FILE (--prompt TEXT | --prompt-file FILE) [options]\n\n"
+            "Score an AI-generated video for visual quality, text-to-video alignment and\n"
+            "physical/common-sense consistency (1-5 each) with VideoScore2.\n\n"
+            "model\n"
+            "  --model M              model directory or Hugging Face repo id in the local cache\n"
+            "                         (default " VS2_DEFAULT_MODEL ")\n"
+            "  --revision REV         hub revision (branch, tag or commit; default main)\n"
+            "  --offline              never touch the network (as HF_HUB_OFFLINE=1)\n"
+            "  --threads N            compute threads (default: one per core)\n"
+            "prompt\n"
+            "  --template eval|inf    T-EVAL (the paper's harness, default) or T-INF (vs2_inference.py)\n"
+            "decoding (default: greedy with generation_config's repetition penalty)\n"
+            "  --sample               sample: temperature 0.7, top-k/top-p from generation_config\n"
+            "  --temperature T        (implies --sample)\n"
+            "  --top-k K  --top-p P   (apply when sampling)\n"
+            "  --repetition-penalty R (default: generation_config's)\n"
+            "  --seed S               sampling seed (default 0)\n"
+            "  --samples N            N seeded samples (seeds S, S+1, ...; implies --sample) and their means\n"
+            "  --max-new-tokens N     (default 1024)\n"
+            "video\n"
+            "  --fps F                sampling rate (default 2.0)\n"
+            "  --min-pixels N --max-pixels N --total-pixels N   per-frame and total budgets\n"
+            "output\n"
+            "  --json / --no-json     one JSON object (default when stdout is not a terminal)\n"
+            "  --dump-stages DIR      write each stage's output (fp32) and index.json to DIR\n"
+            "  --verbose              log loading steps to stderr\n"
+            "\nExit status: 0 scored (also when the answer has no scores: the result says why),\n"
+            "1 error, 2 bad usage.\n");
+}
+
+static int parse_double(const char *opt, const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || end == s || *end || d != d) {
+        fprintf(stderr, "vs2 score: %s: not a number: '%s'\n", opt, s);
+        return 0;
+    }
+    *out = d;
+    return 1;
+}
+
+static int parse_ll(const char *opt, const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "vs2 score: %s: expected an integer in [%lld, %lld], got '%s'\n", opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static void log_stderr(int level, const char *message, void *user) {
+    int verbose = *(const int *)user;
+    if (level <= 1 || verbose) fprintf(stderr, "vs2 score: %s\n", message);
+}
+
+static void progress_stderr(void *user, const vs2_hub_progress *p) {
+    (void)user;
+    if (!isatty(STDERR_FILENO)) {
+        if (p->finished) fprintf(stderr, "vs2 score: downloaded %s\n", p->file);
+        return;
+    }
+    fprintf(stderr, "\r%d/%d %s %.1f/%.1f GB", p->file_index, p->n_files, p->file, (double)p->done / 1e9,
+            (double)p->total / 1e9);
+    if (p->finished && p->file_index == p->n_files) fputc('\n', stderr);
+}
+
+static char *read_prompt_file(const char *path) {
+    FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "vs2 score: %s: cannot open: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t n = 0;
+    char *s = cli_read_all(f, &n);
+    if (f != stdin) fclose(f);
+    if (!s) {
+        fprintf(stderr, "vs2 score: %s: cannot read\n", path);
+        return NULL;
+    }
+    if (n && s[n - 1] == '\n') s[--n] = '\0'; /* one trailing newline, as an editor adds */
+    if (strlen(s) != n) {
+        fprintf(stderr, "vs2 score: %s: the prompt contains a NUL byte\n", path);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Print text wrapped at width columns (UTF-8 aware enough: counts code points), indented. */
+static void print_wrapped(const char *text, int indent, int width) {
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        const char *end = nl ? nl : p + strlen(p);
+        int col = 0;
+        printf("%*s", indent, "");
+        while (p < end) {
+            while (p < end && *p == ' ') p++;
+            const char *w = p;
+            int wl = 0;
+            while (p < end && *p != ' ') {
+                if (((unsigned char)*p & 0xC0) != 0x80) wl++;
+                p++;
+            }
+            if (p == w) break;
+            if (col > 0 && col + 1 + wl > width) {
+                printf("\n%*s", indent, "");
+                col = 0;
+            }
+            if (col > 0) {
+                putchar(' ');
+                col++;
+            }
+            fwrite(w, 1, (size_t)(p - w), stdout);
+            col += wl;
+        }
+        putchar('\n');
+        p = nl ? nl + 1 : end;
+    }
+}
+
+static const char *const dim_names[VS2_NDIMS] = {"visual quality", "text-to-video alignment",
+                                                 "physical/common-sense consistency"};
+
+static void print_num(double x) {
+    if (isnan(x)) printf("-");
+    else printf("%.4f", x);
+}
+
+static void print_summary(const vs2_result *r) {
+    printf("video      %s\n", r->video);
+    printf("           %d frames of %lld at %.4g fps -> %dx%d, grid %dx%dx%d, %lld video tokens\n", r->frames,
+           (long long)r->total_frames, r->video_fps, r->width, r->height, r->grid_t, r->grid_h, r->grid_w,
+           (long long)r->video_tokens);
+    printf("model      %s\n", r->model);
+    if (r->decoding == VS2_DECODE_SAMPLE)
+        printf("decoding   sample (temperature %g, top-k %d, top-p %g, repetition penalty %g, seed %llu)\n",
+               r->temperature, r->top_k, r->top_p, r->repetition_penalty, (unsigned long long)r->seed);
+    else
+        printf("decoding   greedy (repetition penalty %g)\n", r->repetition_penalty);
+    for (size_t i = 0; i < r->n_samples; i++) {
+        const vs2_sample *s = &r->samples[i];
+        if (r->n_samples > 1) printf("\nsample %zu (seed %llu)\n", i + 1, (unsigned long long)s->seed);
+        if (s->has_scores) {
+            for (int d = 0; d < VS2_NDIMS; d++) {
+                printf("  %-36s %ld   soft ", dim_names[d], s->scores[d]);
+                print_num(s->soft[d]);
+                printf("   expected ");
+                print_num(s->soft_expected[d]);
+                putchar('\n');
+            }
+        } else {
+            printf("  no scores: %s\n", s->parse_error ? s->parse_error : "?");
+        }
+        if (s->has_robust && (!s->has_scores || memcmp(s->robust, s->scores, sizeof s->robust)))
+            printf("  robust parse: %ld %ld %ld\n", s->robust[0], s->robust[1], s->robust[2]);
+        else if (!s->has_robust && s->has_scores)
+            printf("  robust parse: none (%s)\n", s->robust_error ? s->robust_error : "?");
+        if (s->rationale && *s->rationale) {
+            printf("rationale\n");
+            print_wrapped(s->rationale, 2, 96);
+        }
+        printf("  %zu tokens generated (%s)\n", s->n_ids, s->stop_reason ? s->stop_reason : "?");
+    }
+    if (r->n_samples > 1) {
+        printf("\nmeans over %zu samples\n", r->n_samples);
+        for (int d = 0; d < VS2_NDIMS; d++) {
+            printf("  %-36s ", dim_names[d]);
+            print_num(r->mean.scores[d]);
+            printf(" (%d parsed)   soft ", r->mean.n_scores[d]);
+            print_num(r->mean.soft[d]);
+            printf("   expected ");
+            print_num(r->mean.soft_expected[d]);
+            putchar('\n');
+        }
+    }
+    size_t gen = 0;
+    double steps = 0;
+    for (size_t i = 0; i < r->n_samples; i++) {
+        gen += r->samples[i].n_ids;
+        steps += r->samples[i].tokens_per_second * r->samples[i].generate_ms / 1e3;
+    }
+    printf("timings    video %.0f ms, vision %.0f ms, prefill %.0f ms (%lld tokens), generate %.0f ms (%zu tokens",
+           r->video_ms, r->vision_ms, r->prefill_ms, (long long)r->prompt_tokens, r->generate_ms, gen);
+    if (steps > 0 && r->generate_ms > 0) printf(", %.2f tokens/s", steps / (r->generate_ms / 1e3));
+    printf("), %d threads\n", r->threads);
+}
+
+int cmd_score(int argc, char **argv) {
+    vs2_engine_params ep = vs2_engine_default_params();
+    vs2_hub_params hp = vs2_hub_default_params();
+    vs2_score_params sp = vs2_score_default_params();
+    const char *video = NULL, *prompt = NULL, *prompt_file = NULL;
+    int json = -1, verbose = 0, sample = 0;
+    long long samples = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        long long ll;
+        double d;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--no-json")) json = 0;
+        else if (!strcmp(a, "--sample")) sample = 1;
+        else if (!strcmp(a, "--offline")) hp.offline = 1;
+        else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) verbose = 1;
+        else if (a[0] == '-' && a[1] == '-' && !has) {
+            fprintf(stderr, "vs2 score: %s needs a value (or is unknown; see vs2 score --help)\n", a);
+            return 2;
+        } else if (!strcmp(a, "--model")) ep.model = argv[++i];
+        else if (!strcmp(a, "--video")) video = argv[++i];
+        else if (!strcmp(a, "--prompt")) prompt = argv[++i];
+        else if (!strcmp(a, "--prompt-file")) prompt_file = argv[++i];
+        else if (!strcmp(a, "--revision")) hp.revision = argv[++i];
+        else if (!strcmp(a, "--dump-stages")) sp.dump_dir = argv[++i];
+        else if (!strcmp(a, "--template")) {
+            const char *t = argv[++i];
+            if (!strcmp(t, "eval")) sp.tmpl = VS2_TEMPLATE_EVAL;
+            else if (!strcmp(t, "inf")) sp.tmpl = VS2_TEMPLATE_INF;
+            else {
+                fprintf(stderr, "vs2 score: --template: expected eval or inf, got '%s'\n", t);
+                return 2;
+            }
+        } else if (!strcmp(a, "--temperature")) {
+            if (!parse_double(a, argv[++i], &d)) return 2;
+            if (!(d > 0)) {
+                fprintf(stderr, "vs2 score: --temperature must be > 0 (greedy is the default)\n");
+                return 2;
+            }
+            sp.temperature = d;
+            sample = 1;
+        } else if (!strcmp(a, "--top-p")) {
+            if (!parse_double(a, argv[++i], &d)) return 2;
+            if (!(d > 0 && d <= 1)) {
+                fprintf(stderr, "vs2 score: --top-p must be in (0, 1]\n");
+                return 2;
+            }
+            sp.top_p = d;
+        } else if (!strcmp(a, "--repetition-penalty")) {
+            if (!parse_double(a, argv[++i], &d)) return 2;
+            if (!(d > 0)) {
+                fprintf(stderr, "vs2 score: --repetition-penalty must be > 0\n");
+                return 2;
+            }
+            sp.repetition_penalty = d;
+        } else if (!strcmp(a, "--fps")) {
+            if (!parse_double(a, argv[++i], &d)) return 2;
+            if (!(d > 0)) {
+                fprintf(stderr, "vs2 score: --fps must be > 0\n");
+                return 2;
+            }
+            sp.video.fps = d;
+        } else if (!strcmp(a, "--top-k")) {
+            if (!parse_ll(a, argv[++i], 0, 1 << 30, &ll)) return 2;
+            sp.top_k = (int)ll;
+        } else if (!strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long u = strtoull(argv[++i], &end, 10);
+            if (errno || end == argv[i] || *end || argv[i][0] == '-') {
+                fprintf(stderr, "vs2 score: --seed: expected a non-negative integer, got '%s'\n", argv[i]);
+                return 2;
+            }
+            sp.seed = u;
+        } else if (!strcmp(a, "--samples")) {
+            if (!parse_ll(a, argv[++i], 1, 10000, &samples)) return 2;
+        } else if (!strcmp(a, "--max-new-tokens")) {
+            if (!parse_ll(a, argv[++i], 1, 1 << 20, &ll)) return 2;
+            sp.max_new_tokens = (int)ll;
+        } else if (!strcmp(a, "--threads")) {
+            if (!parse_ll(a, argv[++i], 1, 4096, &ll)) return 2;
+            ep.threads = (int)ll;
+        } else if (!strcmp(a, "--min-pixels") || !strcmp(a, "--max-pixels") || !strcmp(a, "--total-pixels")) {
+            if (!parse_ll(a, argv[++i], 1, (long long)1 << 40, &ll)) return 2;
+            if (!strcmp(a, "--min-pixels")) sp.video.min_pixels = ll;
+            else if (!strcmp(a, "--max-pixels")) sp.video.max_pixels = ll;
+            else sp.video.total_pixels = ll;
+        } else {
+            fprintf(stderr, "vs2 score: unknown option '%s' (see vs2 score --help)\n", a);
+            return 2;
+        }
+    }
+    if (!video) {
+        fprintf(stderr, "vs2 score: --video FILE is required (see vs2 score --help)\n");
+        return 2;
+    }
+    if (!prompt == !prompt_file) {
+        fprintf(stderr, "vs2 score: give the text prompt with exactly one of --prompt TEXT or --prompt-file FILE\n");
+        return 2;
+    }
+    /* Greedy samples would all be the same answer: several samples mean sampling. */
+    if (samples > 1) sample = 1;
+    sp.samples = (int)samples;
+    sp.decoding = sample ? VS2_DECODE_SAMPLE : VS2_DECODE_GREEDY;
+    if (json < 0) json = !isatty(STDOUT_FILENO);
+
+    char *prompt_buf = NULL;
+    if (prompt_file) {
+        prompt_buf = read_prompt_file(prompt_file);
+        if (!prompt_buf) return 1;
+        prompt = prompt_buf;
+    }
+
+    hp.log = log_stderr;
+    hp.log_user = &verbose;
+    hp.progress = progress_stderr;
+    ep.hub = &hp;
+    ep.log = log_stderr;
+    ep.log_user = &verbose;
+    vs2_error err;
+    vs2_engine *eng = NULL;
+    if (vs2_engine_load(&ep, &eng, &err) != VS2_OK) {
+        fprintf(stderr, "vs2 score: %s\n", err.message);
+        free(prompt_buf);
+        return 1;
+    }
+    sp.video.threads = ep.threads;
+    vs2_result *r = NULL;
+    int rc = 0;
+    if (vs2_score(eng, video, prompt, &sp, &r, &err) != VS2_OK) {
+        fprintf(stderr, "vs2 score: %s\n", err.message);
+        rc = 1;
+    } else if (json) {
+        char *s = vs2_result_to_json(r);
+        if (!s) {
+            fprintf(stderr, "vs2 score: out of memory\n");
+            rc = 1;
+        } else {
+            fputs(s, stdout);
+            fputc('\n', stdout);
+            free(s);
+        }
+    } else {
+        print_summary(r);
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "vs2 score: cannot write the result: %s\n", strerror(errno));
+        rc = 1;
+    }
+    vs2_result_free(r);
+    vs2_engine_free(eng);
+    free(prompt_buf);
+    return rc;
+}
