@@ -13,6 +13,13 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "check a model directory and summarise its configuration and weights"},
     {"tokenize", cmd_tokenize, "text to token ids, ids to text, and the VideoScore2 chat ids"},
     {"frames", cmd_frames, "show how a video is sampled, resized and patched for the model"},
+    {"score", cmd_score, "score a video against its text prompt (the three VideoScore2 scores)"},
+    {"download", cmd_download, "fetch a model into the Hugging Face cache (or find it there)"},
+    {"metrics", cmd_metrics, "accuracy, PLCC/SRCC and pairwise accuracy of a result file"},
+    {"report", cmd_report, "one self-contained HTML page comparing result files"},
+    {"batch", cmd_batch, "score a manifest into a resumable JSONL file (shards, Best-of-N groups)"},
+    {"merge", cmd_merge, "join shard outputs of vs2 batch, refusing duplicates, reporting gaps"},
+    {"rank", cmd_rank, "Best-of-N: score candidate videos for one prompt and rank them"},
 };
 
 static void usage(FILE *f) {

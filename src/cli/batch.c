@@ -1,0 +1,539 @@
+/* batch.c — `vs2 batch`: score a manifest into a crash-safe, resumable JSONL file, optionally
+ * one shard of it; with --groups, Best-of-N groups (docs/batch.md). */
+#include "scoring_opts.h"
+#include "eval/eval_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const CMD = "vs2 batch";
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: vs2 batch --manifest IN --out OUT.jsonl [options]\n\n"
+            "Score every item of a manifest with one loaded model. Each result is one JSON line\n"
+            "(the `vs2 score --json` object plus id and human scores), written and synced as it\n"
+            "completes. Re-running the same command resumes: ids already in OUT are skipped; a torn\n"
+            "last line (kill -9, power loss) is cut away and its item redone.\n\n"
+            "input\n"
+            "  --manifest FILE        JSONL, CSV, or a benchmark's native file (docs/metrics.md)\n"
+            "  --format F             jsonl, csv, vs2_bench, videogen_reward_bench, t2vqa_db,\n"
+            "                         mj_bench_video, video_phy2_test (default: detected)\n"
+            "  --reference-quirks     the reference loaders' off-by-ones (docs/metrics.md)\n"
+            "  --video-root DIR       relative video paths are under DIR (default: the manifest's dir)\n"
+            "  --groups               the manifest holds Best-of-N groups, one JSON object a line:\n"
+            "                         {\"id\":..., \"prompt\":..., \"videos\":[...]}; one ranked line per group\n"
+            "  --by KIND --weights A,B,C   ranking of --groups (as vs2 rank)\n"
+            "work split and resume\n"
+            "  --shard K/N            only the ids with FNV-1a-64(id) mod N == K (0 <= K < N)\n"
+            "  --retry-errors         redo the items whose line in OUT is an error line\n"
+            "  --dry-run              print the ids this run would score, load no model\n"
+            "  --progress-every SEC   plain progress lines when stderr is not a terminal (default 30)\n\n"
+            "%s\n"
+            "Exit status: 0 every item has a result with scores; 1 error (manifest, model, output\n"
+            "file, lock held); 2 bad usage; 3 finished, but some lines are error lines (unreadable\n"
+            "video, no scores in the answer); 128+N stopped by signal N (resume later).\n",
+            cli_scoring_help);
+}
+
+typedef struct work {
+    const char *id;
+    size_t src;                 /* index into the manifest items or the groups */
+} work;
+
+/* ---- progress ---------------------------------------------------------------------------------- */
+
+typedef struct progress {
+    int tty;
+    double every, t0, last;
+    size_t total, before, done, errors;
+} progress;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e8) {
+        snprintf(buf, n, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void progress_show(progress *p, int final) {
+    double t = now_s();
+    if (!p->tty && !final && t - p->last < p->every) return;
+    p->last = t;
+    size_t done = p->before + p->done;
+    double el = t - p->t0, rate = el > 0 ? (double)p->done / el : 0;
+    double eta = rate > 0 ? (double)(p->total - done) / rate : -1;
+    char e[32];
+    fmt_eta(e, sizeof e, eta);
+    double pct = p->total ? 100.0 * (double)done / (double)p->total : 100.0;
+    if (p->tty) {
+        char bar[31];
+        int fill = (int)(pct * 30 / 100 + 1e-9);
+        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr, "\r[%s] %zu/%zu %5.1f%%  %.2f items/s  ETA %s  errors %zu ", bar, done, p->total, pct,
+                rate, e, p->errors);
+        if (final) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "%s: %zu/%zu (%.1f%%), %.2f items/s, ETA %s, %zu errors\n", CMD, done, p->total, pct, rate, e,
+                p->errors);
+    }
+    fflush(stderr);
+}
+
+/* ---- lines --------------------------------------------------------------------------------------- */
+
+static void put_human(ev_buf *b, const vs2_manifest *m, const vs2_manifest_item *it) {
+    int any = 0;
+    for (int d = 0; d < VS2_NDIMS; d++) any |= !isnan(it->human[d]);
+    if (any) {
+        ev_buf_puts(b, ",\"human_scores\":{");
+        for (int d = 0; d < VS2_NDIMS; d++) {
+            ev_buf_printf(b, "%s\"%s\":", d ? "," : "", ev_dim_keys[d]);
+            ev_buf_json_num(b, it->human[d]);
+        }
+        ev_buf_puts(b, "}");
+    }
+    if (!isnan(it->human_overall)) {
+        ev_buf_printf(b, ",\"%s\":", m->format == VS2_MANIFEST_T2VQA_DB ? "quality_score" : "total_score");
+        ev_buf_json_num(b, it->human_overall);
+    }
+}
+
+static char *error_line(const char *id, const char *video, const char *prompt, const char *kind,
+                        const char *msg, const vs2_manifest *m, const vs2_manifest_item *it) {
+    ev_buf b = {0};
+    ev_buf_puts(&b, "{\"id\":");
+    ev_buf_json_str(&b, id);
+    ev_buf_puts(&b, ",\"video\":");
+    ev_buf_json_str(&b, video);
+    ev_buf_puts(&b, ",\"prompt\":");
+    ev_buf_json_str(&b, prompt);
+    ev_buf_puts(&b, ",\"error\":");
+    ev_buf_json_str(&b, msg);
+    ev_buf_printf(&b, ",\"error_kind\":\"%s\"", kind);
+    if (m && it) put_human(&b, m, it);
+    ev_buf_puts(&b, "}");
+    if (b.oom) {
+        ev_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* The result object with "id" first and the manifest's human scores (and, when no sample has
+ * the reference parse, "error"/"error_kind": "no_parse") added. */
+static char *result_line(const char *id, const vs2_result *r, const vs2_manifest *m,
+                         const vs2_manifest_item *it, int *no_parse) {
+    char *js = vs2_result_to_json(r);
+    if (!js) return NULL;
+    size_t n = strlen(js);
+    if (n < 2 || js[0] != '{' || js[n - 1] != '}') {
+        free(js);
+        return NULL;
+    }
+    ev_buf b = {0};
+    ev_buf_puts(&b, "{\"id\":");
+    ev_buf_json_str(&b, id);
+    if (n > 2) ev_buf_puts(&b, ",");
+    ev_buf_put(&b, js + 1, n - 2);
+    free(js);
+    put_human(&b, m, it);
+    int parsed = 0;
+    for (size_t k = 0; k < r->n_samples; k++) parsed |= r->samples[k].has_scores;
+    *no_parse = !parsed;
+    if (!parsed) {
+        const char *why = r->n_samples && r->samples[0].parse_error ? r->samples[0].parse_error : "no scores";
+        char *msg = malloc(strlen(why) + 16);
+        if (msg) {
+            sprintf(msg, "no scores: %s", why);
+            ev_buf_puts(&b, ",\"error\":");
+            ev_buf_json_str(&b, msg);
+            ev_buf_puts(&b, ",\"error_kind\":\"no_parse\"");
+            free(msg);
+        } else {
+            b.oom = 1;
+        }
+    }
+    ev_buf_puts(&b, "}");
+    if (b.oom) {
+        ev_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* 1 if line reads back as a JSON object (what resume will need). */
+static int line_reads_back(const char *line) {
+    json_error_t je;
+    json_t *o = json_loads(line, 0, &je);
+    int ok = o && json_is_object(o) && json_is_string(json_object_get(o, "id"));
+    json_decref(o);
+    return ok;
+}
+
+/* ---- paths ---------------------------------------------------------------------------------------- */
+
+static char *resolve(const char *video, const char *root) {
+    if (!video) return NULL;
+    if (video[0] == '/' || strstr(video, "://") || !root || !*root || !strcmp(root, ".")) return strdup(video);
+    size_t a = strlen(root), b = strlen(video);
+    char *s = malloc(a + b + 2);
+    if (!s) return NULL;
+    memcpy(s, root, a);
+    size_t k = a;
+    if (root[a - 1] != '/') s[k++] = '/';
+    memcpy(s + k, video, b + 1);
+    return s;
+}
+
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    char *d = malloc((size_t)(slash - path) + 1);
+    if (!d) return NULL;
+    memcpy(d, path, (size_t)(slash - path));
+    d[slash - path] = '\0';
+    return d;
+}
+
+static int parse_shard(const char *s, long long *k, long long *n) {
+    char *end;
+    *k = strtoll(s, &end, 10);
+    if (end == s || *end != '/') return 0;
+    const char *p = end + 1;
+    *n = strtoll(p, &end, 10);
+    return end != p && !*end && *n >= 1 && *n <= 1000000 && *k >= 0 && *k < *n;
+}
+
+/* ---- the command ------------------------------------------------------------------------------------ */
+
+typedef struct opts {
+    const char *manifest, *out, *format, *video_root;
+    int quirks, groups, retry_errors, dry_run;
+    long long shard_k, shard_n;
+    double every;
+    vs2_rank_params rp;
+} opts;
+
+static int run(const opts *o, cli_scoring *sc);
+
+int cmd_batch(int argc, char **argv) {
+    cli_scoring sc;
+    cli_scoring_init(&sc, CMD);
+    opts o;
+    memset(&o, 0, sizeof o);
+    o.shard_n = 1;
+    o.every = 30;
+    o.rp = vs2_rank_default_params();
+    int by_weighted = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_scoring_opt(&sc, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--reference-quirks")) o.quirks = 1;
+        else if (!strcmp(a, "--groups")) o.groups = 1;
+        else if (!strcmp(a, "--retry-errors")) o.retry_errors = 1;
+        else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
+        else if (!strcmp(a, "--manifest") || !strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--format") ||
+                 !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--progress-every") ||
+                 !strcmp(a, "--by") || !strcmp(a, "--weights")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: %s needs a value\n", CMD, a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--manifest")) o.manifest = v;
+            else if (!strcmp(a, "--out") || !strcmp(a, "-o")) o.out = v;
+            else if (!strcmp(a, "--format")) o.format = v;
+            else if (!strcmp(a, "--video-root")) o.video_root = v;
+            else if (!strcmp(a, "--shard")) {
+                if (!parse_shard(v, &o.shard_k, &o.shard_n)) {
+                    fprintf(stderr, "%s: --shard: expected K/N with 0 <= K < N (e.g. 0/4), got '%s'\n", CMD, v);
+                    return 2;
+                }
+            } else if (!strcmp(a, "--progress-every")) {
+                if (!cli_parse_double(CMD, a, v, &o.every) || !(o.every >= 0)) return 2;
+            } else if (!strcmp(a, "--weights")) {
+                if (!cli_parse_weights(CMD, v, o.rp.weights)) return 2;
+                o.rp.weighted = 1;
+            } else if (!strcmp(v, "weighted")) {
+                by_weighted = 1;
+            } else {
+                int by = vs2_rank_by_from_name(v);
+                if (by < 0) {
+                    fprintf(stderr, "%s: --by: expected hard, robust, soft, soft_expected or weighted, got '%s'\n", CMD, v);
+                    return 2;
+                }
+                o.rp.by = (vs2_rank_by)by;
+            }
+        } else {
+            fprintf(stderr, "%s: unknown option or argument '%s' (see vs2 batch --help)\n", CMD, a);
+            return 2;
+        }
+    }
+    if (!o.manifest || (!o.out && !o.dry_run)) {
+        fprintf(stderr, "%s: --manifest IN and --out OUT.jsonl are required (see vs2 batch --help)\n", CMD);
+        return 2;
+    }
+    if (by_weighted && !o.rp.weighted) {
+        fprintf(stderr, "%s: --by weighted needs --weights A,B,C\n", CMD);
+        return 2;
+    }
+    if (o.groups && (o.format || o.quirks)) {
+        fprintf(stderr, "%s: --groups reads its own JSONL format; --format/--reference-quirks do not apply\n", CMD);
+        return 2;
+    }
+    if (o.format && vs2_manifest_format_from_name(o.format) < 0) {
+        fprintf(stderr, "%s: --format: unknown format '%s'\n", CMD, o.format);
+        return 2;
+    }
+    cli_scoring_finish(&sc);
+    return run(&o, &sc);
+}
+
+typedef struct done_ctx {
+    ev_strset *set;
+    size_t n;
+} done_ctx;
+
+static int dry_done(void *user, const char *id, const char *line, size_t len, int lineno, int is_error) {
+    (void)line, (void)len, (void)lineno, (void)is_error;
+    done_ctx *c = user;
+    char *s = strdup(id);
+    if (!s) return 0;
+    size_t old;
+    int r = ev_strset_put(c->set, s, 0, &old);
+    if (r != 1) free(s);
+    return r >= 0;
+}
+
+static int run(const opts *o, cli_scoring *sc) {
+    vs2_error err;
+    vs2_manifest m;
+    ev_groups G;
+    memset(&m, 0, sizeof m);
+    memset(&G, 0, sizeof G);
+    size_t n_src;
+    if (o->groups) {
+        if (ev_groups_load(o->manifest, &G, &err) != VS2_OK) {
+            fprintf(stderr, "%s: %s\n", CMD, err.message);
+            return 1;
+        }
+        n_src = G.n;
+    } else {
+        int f = o->format ? vs2_manifest_format_from_name(o->format) : VS2_MANIFEST_AUTO;
+        if (vs2_manifest_load(o->manifest, (vs2_manifest_format)f, o->quirks ? VS2_MANIFEST_REFERENCE_QUIRKS : 0, &m,
+                              &err) != VS2_OK) {
+            fprintf(stderr, "%s: %s\n", CMD, err.message);
+            return 1;
+        }
+        n_src = m.n_items;
+    }
+    int rc = 1;
+    work *W = calloc(n_src ? n_src : 1, sizeof *W);
+    ev_strset ids = {0}, done = {0};
+    ev_journal J;
+    memset(&J, 0, sizeof J);
+    J.fd = J.lock_fd = -1;
+    char *root = o->video_root ? strdup(o->video_root) : dir_of(o->manifest);
+    vs2_engine *eng = NULL;
+    if (!W || !root) goto oom;
+    /* Ids: unique, valid UTF-8 (they are written as JSON and matched on resume). */
+    size_t nw = 0;
+    for (size_t i = 0; i < n_src; i++) {
+        const char *id = o->groups ? G.g[i].id : m.items[i].id;
+        int line = o->groups ? G.g[i].line : m.items[i].line;
+        if (!ev_utf8_valid(id)) {
+            fprintf(stderr, "%s: %s:%d: the id is not valid UTF-8\n", CMD, o->manifest, line);
+            goto fail;
+        }
+        size_t old;
+        int r = ev_strset_put(&ids, id, i, &old);
+        if (r < 0) goto oom;
+        if (r == 0) {
+            int l0 = o->groups ? G.g[old].line : m.items[old].line;
+            fprintf(stderr, "%s: %s:%d: duplicate id '%s' (first at line %d); ids must be unique\n", CMD,
+                    o->manifest, line, id, l0);
+            goto fail;
+        }
+        if (o->shard_n > 1 && ev_fnv1a64(id) % (uint64_t)o->shard_n != (uint64_t)o->shard_k) continue;
+        W[nw].id = id;
+        W[nw].src = i;
+        nw++;
+    }
+
+    if (o->dry_run) {
+        done_ctx dc = {.set = &done};
+        int torn = 0;
+        if (o->out && access(o->out, F_OK) == 0 &&
+            ev_jsonl_scan(o->out, &torn, dry_done, &dc, &err) != VS2_OK) {
+            fprintf(stderr, "%s: %s\n", CMD, err.message);
+            goto fail;
+        }
+        size_t todo = 0;
+        for (size_t k = 0; k < nw; k++) {
+            if (ev_strset_get(&done, W[k].id, NULL)) continue;
+            printf("%s\n", W[k].id);
+            todo++;
+        }
+        fprintf(stderr, "%s: dry run: %zu of %zu items in shard %lld/%lld, %zu to do\n", CMD, nw, n_src,
+                o->shard_k, o->shard_n, todo);
+        rc = 0;
+        goto fail;
+    }
+
+    if (ev_journal_open(o->out, o->retry_errors, &J, &err) != VS2_OK) {
+        fprintf(stderr, "%s: %s\n", CMD, err.message);
+        goto fail;
+    }
+    if (J.torn_bytes)
+        fprintf(stderr, "%s: %s: cut a torn last line (%lld bytes); its item is redone\n", CMD, o->out, J.torn_bytes);
+    if (J.n_dropped_errors)
+        fprintf(stderr, "%s: %s: removed %zu error lines to retry them\n", CMD, o->out, J.n_dropped_errors);
+    for (size_t k = 0; k < J.n_lines; k++) {
+        size_t old;
+        int r = ev_strset_put(&done, J.lines[k].id, (size_t)J.lines[k].is_error, &old);
+        if (r < 0) goto oom;
+        if (r == 0)
+            fprintf(stderr, "%s: warning: %s:%d: id '%s' appears again (vs2 merge would refuse it)\n", CMD, o->out,
+                    J.lines[k].line, J.lines[k].id);
+    }
+    progress P = {.tty = isatty(STDERR_FILENO), .every = o->every, .total = nw};
+    size_t prior_errors = 0, todo = 0;
+    for (size_t k = 0; k < nw; k++) {
+        size_t is_err;
+        if (ev_strset_get(&done, W[k].id, &is_err)) {
+            P.before++;
+            prior_errors += is_err;
+        } else {
+            W[todo++] = W[k];
+        }
+    }
+    if (P.before)
+        fprintf(stderr, "%s: %s: %zu of %zu items already done (%zu error lines), %zu to do\n", CMD, o->out, P.before,
+                nw, prior_errors, todo);
+    size_t new_errors = 0, new_ok = 0;
+    int stopped = 0;
+    if (todo) {
+        eng = cli_scoring_load(sc);
+        if (!eng) goto fail;
+        cli_catch_signals();
+        sc->sp.on_token = cli_stop_on_token;
+        P.t0 = P.last = now_s();
+        if (P.tty) progress_show(&P, 0);
+        for (size_t k = 0; k < todo && !cli_stop_signal; k++) {
+            char *line = NULL;
+            int is_err = 0;
+            if (o->groups) {
+                const ev_group *g = &G.g[W[k].src];
+                char **vids = calloc(g->n_videos, sizeof *vids);
+                if (!vids) goto oom;
+                int ok = 1;
+                for (size_t v = 0; v < g->n_videos; v++) ok &= (vids[v] = resolve(g->videos[v], root)) != NULL;
+                cli_group_result gr;
+                memset(&gr, 0, sizeof gr);
+                if (ok && cli_rank_candidates(eng, &sc->sp, &o->rp, g->prompt, vids, g->n_videos, &gr, NULL, NULL) == 0) {
+                    if (!gr.stopped) {
+                        line = cli_group_json(&gr, g->id, g->prompt, vids, &o->rp, 0);
+                        is_err = gr.n_failed || !gr.n_keyed;
+                        ok = line != NULL;
+                    }
+                    cli_group_result_free(&gr);
+                } else {
+                    ok = 0;
+                }
+                for (size_t v = 0; v < g->n_videos; v++) free(vids[v]);
+                free(vids);
+                if (!ok) goto oom;
+                if (!line) break; /* interrupted */
+            } else {
+                const vs2_manifest_item *it = &m.items[W[k].src];
+                char *video = resolve(it->video, root);
+                if (it->video && !video) goto oom;
+                vs2_result *r = NULL;
+                if (!video || !it->prompt) {
+                    line = error_line(it->id, video, it->prompt, "input",
+                                      !video ? "the manifest row has no video" : "the manifest row has no prompt", &m, it);
+                    is_err = 1;
+                } else if (vs2_score(eng, video, it->prompt, &sc->sp, &r, &err) != VS2_OK) {
+                    if (cli_stop_signal) {
+                        free(video);
+                        break;
+                    }
+                    line = error_line(it->id, video, it->prompt, "score", err.message, &m, it);
+                    is_err = 1;
+                } else {
+                    int stop_cb = r->n_samples && r->samples[0].stop_reason &&
+                                  !strcmp(r->samples[0].stop_reason, "callback");
+                    if (cli_stop_signal || stop_cb) {
+                        vs2_result_free(r);
+                        free(video);
+                        break; /* interrupted mid-generation: not a result */
+                    }
+                    line = result_line(it->id, r, &m, it, &is_err);
+                    if (line && !line_reads_back(line)) {
+                        free(line);
+                        line = error_line(it->id, video, it->prompt, "output",
+                                          "the result could not be written as valid JSON", &m, it);
+                        is_err = 1;
+                    }
+                    vs2_result_free(r);
+                }
+                free(video);
+                if (!line) goto oom;
+            }
+            vs2_status st = ev_journal_append(&J, line, strlen(line), &err);
+            free(line);
+            if (st) {
+                if (P.tty) fputc('\n', stderr);
+                fprintf(stderr, "%s: %s\n", CMD, err.message);
+                goto fail;
+            }
+            P.done++;
+            if (is_err) P.errors++, new_errors++;
+            else new_ok++;
+            progress_show(&P, 0);
+        }
+        stopped = cli_stop_signal != 0;
+        progress_show(&P, 1);
+    }
+    size_t total_errors = prior_errors + new_errors;
+    fprintf(stderr, "%s: %s: %zu scored now (%zu errors), %zu done before; %zu of %zu items have lines, %zu error lines%s\n",
+            CMD, o->out, new_ok + new_errors, new_errors, P.before, P.before + P.done, nw, total_errors,
+            stopped ? "; stopped by a signal (re-run to resume)" : "");
+    rc = stopped ? 128 + (int)cli_stop_signal : total_errors ? 3 : 0;
+    goto fail;
+oom:
+    fprintf(stderr, "%s: out of memory\n", CMD);
+    rc = 1;
+fail:
+    vs2_engine_free(eng);
+    ev_journal_close(&J);
+    for (size_t i = 0; i < done.cap; i++)
+        if (o->dry_run && done.keys && done.keys[i]) free((char *)done.keys[i]);
+    ev_strset_free(&done);
+    ev_strset_free(&ids);
+    free(root);
+    free(W);
+    if (o->groups) ev_groups_free(&G);
+    else vs2_manifest_free(&m);
+    return rc;
+}
