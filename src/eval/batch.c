@@ -82,23 +82,9 @@ void ev_strset_free(ev_strset *s) {
 
 /* ---- JSON writing -------------------------------------------------------------------------- */
 
-static size_t utf8_seq(const unsigned char *s) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    if (!n || c > 0xF4) return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if (n == 3 && c == 0xE0 && s[1] < 0xA0) return 0;
-    if (n == 3 && c == 0xED && s[1] >= 0xA0) return 0;
-    if (n == 4 && c == 0xF0 && s[1] < 0x90) return 0;
-    if (n == 4 && c == 0xF4 && s[1] >= 0x90) return 0;
-    return n;
-}
-
 int ev_utf8_valid(const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = utf8_seq(p);
+        size_t n = ev_utf8_len((const char *)p);
         if (!n) return 0;
         p += n;
     }
@@ -123,7 +109,7 @@ void ev_buf_json_str(ev_buf *b, const char *s) {
             else ev_buf_printf(b, "\\u%04x", c);
             p++;
         } else {
-            size_t n = utf8_seq(p);
+            size_t n = ev_utf8_len((const char *)p);
             if (!n) {
                 ev_buf_puts(b, "\xEF\xBF\xBD");
                 p++;

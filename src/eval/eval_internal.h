@@ -41,6 +41,8 @@ char *ev_video_name(const char *path, const char *cut, int *oom);
 
 /* The last n code points of a UTF-8 string (Python's s[-n:]). */
 const char *ev_utf8_tail(const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at s (NUL-terminated), 1..4, or 0 if invalid. */
+size_t ev_utf8_len(const char *s);
 
 /* Names of the three dimensions in vs2's JSON ("visual_quality", ...). */
 extern const char *const ev_dim_keys[VS2_NDIMS];

@@ -2,6 +2,8 @@
  * values from JSON, reference-style video names. */
 #include "eval_internal.h"
 
+#include <utf8proc.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -59,19 +61,12 @@ void ev_buf_printf(ev_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    if (!n || c > 0xF4) return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if (n == 3 && c == 0xE0 && s[1] < 0xA0) return 0;
-    if (n == 3 && c == 0xED && s[1] >= 0xA0) return 0;
-    if (n == 4 && c == 0xF0 && s[1] < 0x90) return 0;
-    if (n == 4 && c == 0xF4 && s[1] >= 0x90) return 0;
-    return n;
+/* Length of the valid UTF-8 sequence at s (1..4; s is NUL-terminated), or 0 if it is invalid
+ * (utf8proc rejects overlong forms, surrogates and code points past U+10FFFF). */
+size_t ev_utf8_len(const char *s) {
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s, -1, &cp);
+    return n > 0 ? (size_t)n : 0;
 }
 
 void ev_buf_html(ev_buf *b, const char *s) {
@@ -86,7 +81,7 @@ void ev_buf_html(ev_buf *b, const char *s) {
         case '\'': ev_buf_puts(b, "&#39;"); p++; continue;
         default: break;
         }
-        size_t n = utf8_len(p);
+        size_t n = ev_utf8_len((const char *)p);
         if (!n) {
             ev_buf_puts(b, "\xEF\xBF\xBD");
             p++;
