@@ -255,8 +255,13 @@ static vs2_status csv_open(mctx *c, const char *s, size_t len, csv_table *t) {
     t->line = 1;
     if (len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) t->pos = 3; /* UTF-8 BOM */
     int r = csv_next(c, s, len, &t->pos, &t->line, &t->header);
-    if (r < 0) return c->err ? c->err->status : VS2_ERR_FORMAT;
-    if (r == 0) return vs2__fail(c->err, VS2_ERR_FORMAT, "%s: empty file (no header row)", c->name);
+    if (r <= 0) {
+        /* The header row may be half read: free its fields here, since callers only free a
+         * table that opened. */
+        csv_table_free(t);
+        if (r < 0) return c->err ? c->err->status : VS2_ERR_FORMAT;
+        return vs2__fail(c->err, VS2_ERR_FORMAT, "%s: empty file (no header row)", c->name);
+    }
     for (size_t i = 0; i < t->header.n; i++) {
         char *f = t->header.f[i]; /* trim blanks around header names */
         size_t n = strlen(f);
@@ -670,6 +675,14 @@ done:
     return st;
 }
 
+/* Number of leading blanks (space, tab, CR, LF) among the first n bytes of p. The input is a
+ * (pointer, length) buffer, not a C string, so no str* scan may run past n. */
+static size_t blank_span(const char *p, size_t n) {
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')) i++;
+    return i;
+}
+
 static vs2_status load_jsonl(mctx *c, const char *s, size_t len) {
     int line = 0;
     for (size_t pos = 0; pos < len;) {
@@ -677,7 +690,7 @@ static vs2_status load_jsonl(mctx *c, const char *s, size_t len) {
         size_t k = nl ? (size_t)(nl - p) : len - pos;
         pos += k + 1;
         line++;
-        if (strspn(p, " \t\r") >= k) continue; /* blank line */
+        if (blank_span(p, k) == k) continue; /* blank line */
         json_error_t je;
         json_t *o = json_loadb(p, k, 0, &je);
         if (!o)
@@ -736,7 +749,7 @@ vs2_status vs2_manifest_parse(const char *data, size_t len, const char *name,
     case VS2_MANIFEST_VS2_BENCH:
     case VS2_MANIFEST_MJ_BENCH: st = load_json_list(&c, data, len); break;
     case VS2_MANIFEST_JSONL: {
-        size_t i = strspn(data, " \t\r\n");
+        size_t i = blank_span(data, len);
         st = i < len && data[i] == '[' ? load_json_list(&c, data, len) : load_jsonl(&c, data, len);
         break;
     }
