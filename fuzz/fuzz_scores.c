@@ -12,11 +12,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *t = malloc(size ? size : 1); /* exact size, no NUL: parses must respect len */
     if (!t) return 0;
     if (size) memcpy(t, data, size);
-    long s[VS2_N_DIMS];
+    long s[VS2_NDIMS];
     (void)vs2_parse_hard_reference(t, size, s);
     char why[96];
     if (vs2_parse_hard_robust(t, size, s, why, sizeof why)) {
-        for (int d = 0; d < VS2_N_DIMS; d++)
+        for (int d = 0; d < VS2_NDIMS; d++)
             if (s[d] < 1 || s[d] > 5) abort();
     } else if (!why[0]) {
         abort();

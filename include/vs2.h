@@ -1,32 +1,33 @@
 /*
  * vs2.h — VideoScore2 in C: the one public header of libvs2.
  *
- * Usage (open a Hugging Face model directory, render the VideoScore2 prompt for a video of
- * 1,200 merged tokens, tokenize it):
+ * Usage: load VideoScore2 once (a model directory, or a Hugging Face repo id found in or
+ * downloaded to the Hugging Face cache) and score a video against its text prompt:
  *
  *     #include <vs2.h>
  *
  *     vs2_error err;
- *     vs2_model_files *mf = NULL;
- *     vs2_model_files_params mp = vs2_model_files_default_params();
- *     if (vs2_model_files_open("/models/VideoScore2", &mp, &mf, &err) != VS2_OK) {
+ *     vs2_engine *eng = NULL;
+ *     vs2_engine_params ep = vs2_engine_default_params();   // model = "TIGER-Lab/VideoScore2"
+ *     if (vs2_engine_load(&ep, &eng, &err) != VS2_OK) {
  *         fprintf(stderr, "vs2: %s\n", err.message);          // names the file and the cause
  *         return 1;
  *     }
- *     const vs2_config *cfg = vs2_model_files_config(mf);
- *     printf("%d LM layers, %d vision blocks\n", cfg->num_hidden_layers, cfg->vision.depth);
+ *     vs2_score_params sp = vs2_score_default_params();      // T-EVAL prompt, greedy, 1024 tokens
+ *     vs2_result *r = NULL;
+ *     if (vs2_score(eng, "clip.mp4", "a cat playing piano", &sp, &r, &err) == VS2_OK) {
+ *         const vs2_sample *s = &r->samples[0];
+ *         if (s->has_scores)                                  // visual, alignment, physical
+ *             printf("%ld %ld %ld\n", s->scores[0], s->scores[1], s->scores[2]);
+ *         else
+ *             printf("no scores: %s\n", s->parse_error);     // never an invented score
+ *         vs2_result_free(r);
+ *     }
+ *     vs2_engine_free(eng);
  *
- *     vs2_tokenizer *tok = NULL;
- *     if (vs2_tokenizer_load("/models/VideoScore2", &tok, &err) != VS2_OK) { ... }
- *
- *     char *user = vs2_prompt_render(VS2_TEMPLATE_EVAL, "a cat playing piano");  // T-EVAL text
- *     vs2_ids ids = {0};
- *     vs2_chat_video_ids(tok, user, 1200, &ids, &err);        // chat with 1200 <|video_pad|>
- *     ...
- *     vs2_ids_free(&ids);
- *     free(user);
- *     vs2_tokenizer_free(tok);
- *     vs2_model_files_close(mf);
+ * The stages are public too, section by section below: model files (vs2_model_files_open),
+ * tokenizer (vs2_tokenizer_load, vs2_tokenize), prompts (vs2_prompt_render,
+ * vs2_chat_video_ids), video input (vs2_video_load), evaluation (manifests, metrics), hub.
  *
  * Conventions
  *   - Every fallible call returns a vs2_status and, when given a vs2_error*, fills it with a

@@ -112,7 +112,7 @@ vs2_status vs2__sample_finish(const vs2_tokenizer *tok, const int32_t *ids, size
     const char *cut = !strcmp(stop_reason, "max_new_tokens") ? "; generation stopped at max_new_tokens before an end token"
                       : !strcmp(stop_reason, "callback")     ? "; generation was stopped by the caller"
                                                              : "";
-    long v[VS2_N_DIMS];
+    long v[VS2_NDIMS];
     s->has_scores = vs2_parse_hard_reference(s->output, olen, v);
     if (s->has_scores) {
         for (int d = 0; d < VS2_NDIMS; d++) s->scores[d] = v[d];

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const k_labels[VS2_N_DIMS] = {"visual quality:", "text-to-video alignment:",
+static const char *const k_labels[VS2_NDIMS] = {"visual quality:", "text-to-video alignment:",
                                                  "physical/common-sense consistency:"};
 
 /* First code point of each run of ten decimal digits (Python 3.11 / Unicode 14 `\d`). */
@@ -184,10 +184,10 @@ static long py_int(const char *s, size_t n) {
     return v;
 }
 
-int vs2_parse_hard_reference(const char *text, size_t len, long s[VS2_N_DIMS]) {
+int vs2_parse_hard_reference(const char *text, size_t len, long s[VS2_NDIMS]) {
     if (!text || !s) return 0;
     sbuf b = {0};
-    for (int d = 0; d < VS2_N_DIMS; d++) {
+    for (int d = 0; d < VS2_NDIMS; d++) {
         if (d) sb_add(&b, ".*?");
         sb_label(&b, k_labels[d]);
         sb_add(&b, PY_WS "*(");
@@ -209,7 +209,7 @@ int vs2_parse_hard_reference(const char *text, size_t len, long s[VS2_N_DIMS]) {
     pcre2_match_data *md = oom ? NULL : pcre2_match_data_create_from_pattern(re, NULL);
     if (md && pcre2_match(re, (PCRE2_SPTR)subj, clen, 0, 0, md, NULL) >= 4) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        for (int d = 0; d < VS2_N_DIMS; d++)
+        for (int d = 0; d < VS2_NDIMS; d++)
             s[d] = py_int(subj + ov[2 * (d + 1)], ov[2 * (d + 1) + 1] - ov[2 * (d + 1)]);
         ok = 1;
     }
@@ -234,7 +234,7 @@ static int at_ci(const char *t, size_t len, size_t pos, const char *w) {
 
 static int is_ws(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-static const char *const k_names[VS2_N_DIMS] = {"visual quality", "text-to-video alignment",
+static const char *const k_names[VS2_NDIMS] = {"visual quality", "text-to-video alignment",
                                                 "physical/common-sense consistency"};
 
 /* If "(k)" + whitespace + name starts at pos, the offset just after the name; else 0. */
@@ -258,7 +258,7 @@ static int fail_why(char *why, size_t why_len, const char *fmt, ...) {
     return 0;
 }
 
-int vs2_parse_hard_robust(const char *text, size_t len, long s[VS2_N_DIMS], char *why,
+int vs2_parse_hard_robust(const char *text, size_t len, long s[VS2_NDIMS], char *why,
                           size_t why_len) {
     if (why && why_len) why[0] = 0;
     if (!text || !s) return fail_why(why, why_len, "no text");
@@ -268,8 +268,8 @@ int vs2_parse_hard_robust(const char *text, size_t len, long s[VS2_N_DIMS], char
         if (text[p] == '(' && item_head(text, len, p, 1)) start = p;
     if (start == SIZE_MAX) return fail_why(why, why_len, "no numbered list");
     size_t pos = start;
-    long v[VS2_N_DIMS];
-    for (int k = 1; k <= VS2_N_DIMS; k++) {
+    long v[VS2_NDIMS];
+    for (int k = 1; k <= VS2_NDIMS; k++) {
         if (k > 1) { /* the next item: the first "(k) name" after the previous value */
             size_t q = pos, found = 0;
             for (; q + 3 <= len; q++)
@@ -304,7 +304,7 @@ int vs2_parse_hard_robust(const char *text, size_t len, long s[VS2_N_DIMS], char
         v[k - 1] = val;
         pos = p;
     }
-    for (int d = 0; d < VS2_N_DIMS; d++) s[d] = v[d];
+    for (int d = 0; d < VS2_NDIMS; d++) s[d] = v[d];
     return 1;
 }
 
@@ -323,7 +323,7 @@ void vs2_digit_ids(const vs2_tokenizer *tok, int32_t ids[5]) {
 
 void vs2_soft_apply_hard(vs2_soft *soft, int hard_matched) {
     if (!soft || hard_matched) return;
-    for (int d = 0; d < VS2_N_DIMS; d++) {
+    for (int d = 0; d < VS2_NDIMS; d++) {
         soft->normed[d] = soft->expected[d] = NAN;
         soft->index[d] = -1;
         soft->why[d] = "no reference hard score";
@@ -342,7 +342,7 @@ static int64_t last_cp(const char *s, size_t n) {
 vs2_status vs2_soft_scores(const vs2_tokenizer *tok, const int32_t *gen_ids, int64_t n_gen,
                            const float (*digit_probs)[5], vs2_soft *out, vs2_error *err) {
     if (!out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "soft scores: out is NULL");
-    for (int d = 0; d < VS2_N_DIMS; d++) {
+    for (int d = 0; d < VS2_NDIMS; d++) {
         out->normed[d] = out->expected[d] = NAN;
         out->index[d] = -1;
         out->why[d] = NULL;
@@ -381,7 +381,7 @@ vs2_status vs2_soft_scores(const vs2_tokenizer *tok, const int32_t *gen_ids, int
     }
     int32_t dig[5];
     vs2_digit_ids(tok, dig);
-    for (int d = 0; d < VS2_N_DIMS; d++) {
+    for (int d = 0; d < VS2_NDIMS; d++) {
         /* (?:\(\d+\)\s*|\n\s*)? + re.escape(label), IGNORECASE, first match */
         sbuf lb = {0};
         sb_add(&lb, "(?:\\(");

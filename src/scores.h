@@ -5,18 +5,17 @@
 
 #include "vs2.h"
 
-/* Dimension order everywhere: 0 visual quality, 1 text-to-video alignment,
- * 2 physical/common-sense consistency. */
-#define VS2_N_DIMS 3
+/* Dimensions in VS2_DIM_* order (vs2.h): visual quality, text-to-video alignment,
+ * physical/common-sense consistency. */
 
 /* The reference hard parse: the first match of the reference regex over the whole text
  * (DOTALL, IGNORECASE), groups read with int(). Returns 1 and fills s on a match, else 0. */
-int vs2_parse_hard_reference(const char *text, size_t len, long s[VS2_N_DIMS]);
+int vs2_parse_hard_reference(const char *text, size_t len, long s[VS2_NDIMS]);
 
 /* The robust parse: anchored on the LAST numbered list "(1) ...: v (2) ...: t (3) ...: p",
  * tolerant of text between label and colon; values must be 1..5. Returns 1 and fills s, or
  * 0 with a reason in why. */
-int vs2_parse_hard_robust(const char *text, size_t len, long s[VS2_N_DIMS], char *why,
+int vs2_parse_hard_robust(const char *text, size_t len, long s[VS2_NDIMS], char *why,
                           size_t why_len);
 
 /* Soft scores (§2.7): for each dimension, the generated-token index of its score digit found
@@ -29,10 +28,10 @@ int vs2_parse_hard_robust(const char *text, size_t len, long s[VS2_N_DIMS], char
  * indices are still found, the values stay NaN. With Σp = 0, normed is 0 (as the reference)
  * and expected NaN (the reference divides by zero). See docs/scores.md §4. */
 typedef struct vs2_soft {
-    double normed[VS2_N_DIMS];
-    double expected[VS2_N_DIMS];
-    int64_t index[VS2_N_DIMS];
-    const char *why[VS2_N_DIMS];
+    double normed[VS2_NDIMS];
+    double expected[VS2_NDIMS];
+    int64_t index[VS2_NDIMS];
+    const char *why[VS2_NDIMS];
 } vs2_soft;
 
 vs2_status vs2_soft_scores(const vs2_tokenizer *tok, const int32_t *gen_ids, int64_t n_gen,
