@@ -41,6 +41,11 @@ char *ev_video_name(const char *path, const char *cut, int *oom);
 
 /* The last n code points of a UTF-8 string (Python's s[-n:]). */
 const char *ev_utf8_tail(const char *s, size_t n);
+/* Call fn for each non-blank line of JSONL text s[0..len) parsed as JSON (line numbers from
+ * 1); an unparsable line is an error naming name:line:column. Stops at fn's first error. */
+vs2_status ev_jsonl_foreach(const char *s, size_t len, const char *name,
+                            vs2_status (*fn)(void *ctx, json_t *obj, int line), void *ctx,
+                            vs2_error *err);
 /* Length of the valid UTF-8 sequence at s (NUL-terminated), 1..4, or 0 if invalid. */
 size_t ev_utf8_len(const char *s);
 

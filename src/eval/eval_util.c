@@ -182,3 +182,28 @@ const char *ev_utf8_tail(const char *s, size_t n) {
     }
     return p;
 }
+
+/* ---- JSONL reading ----------------------------------------------------------------------- */
+
+vs2_status ev_jsonl_foreach(const char *s, size_t len, const char *name,
+                            vs2_status (*fn)(void *ctx, json_t *obj, int line), void *ctx,
+                            vs2_error *err) {
+    int line = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *p = s + pos, *nl = memchr(p, '\n', len - pos);
+        size_t k = nl ? (size_t)(nl - p) : len - pos, blank = 0;
+        pos += k + 1;
+        line++;
+        while (blank < k && (p[blank] == ' ' || p[blank] == '\t' || p[blank] == '\r')) blank++;
+        if (blank == k) continue; /* blank lines are allowed anywhere */
+        json_error_t je;
+        json_t *o = json_loadb(p, k, 0, &je);
+        if (!o)
+            return vs2__fail(err, VS2_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", name, line,
+                             je.column, je.text);
+        vs2_status st = fn(ctx, o, line);
+        json_decref(o);
+        if (st) return st;
+    }
+    return VS2_OK;
+}

@@ -683,24 +683,12 @@ static size_t blank_span(const char *p, size_t n) {
     return i;
 }
 
+static vs2_status jsonl_record(void *ctx, json_t *o, int line) {
+    return add_generic(ctx, o, line);
+}
+
 static vs2_status load_jsonl(mctx *c, const char *s, size_t len) {
-    int line = 0;
-    for (size_t pos = 0; pos < len;) {
-        const char *p = s + pos, *nl = memchr(p, '\n', len - pos);
-        size_t k = nl ? (size_t)(nl - p) : len - pos;
-        pos += k + 1;
-        line++;
-        if (blank_span(p, k) == k) continue; /* blank line */
-        json_error_t je;
-        json_t *o = json_loadb(p, k, 0, &je);
-        if (!o)
-            return vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", c->name, line,
-                             je.column, je.text);
-        vs2_status st = add_generic(c, o, line);
-        json_decref(o);
-        if (st) return st;
-    }
-    return VS2_OK;
+    return ev_jsonl_foreach(s, len, c->name, jsonl_record, c, c->err);
 }
 
 /* ---- entry points ------------------------------------------------------------------------ */

@@ -156,26 +156,12 @@ static vs2_status parse_list(rctx *c, const char *s, size_t len) {
     return st;
 }
 
+static vs2_status jsonl_item(void *ctx, json_t *o, int line) {
+    return read_item(ctx, o, line);
+}
+
 static vs2_status parse_jsonl(rctx *c, const char *s, size_t len) {
-    int line = 0;
-    for (size_t pos = 0; pos < len;) {
-        const char *p = s + pos, *nl = memchr(p, '\n', len - pos);
-        size_t k = nl ? (size_t)(nl - p) : len - pos;
-        pos += k + 1;
-        line++;
-        size_t blank = 0;
-        while (blank < k && strchr(" \t\r", p[blank])) blank++;
-        if (blank == k) continue;
-        json_error_t je;
-        json_t *o = json_loadb(p, k, 0, &je);
-        if (!o)
-            return vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", c->name, line,
-                             je.column, je.text);
-        vs2_status st = read_item(c, o, line);
-        json_decref(o);
-        if (st) return st;
-    }
-    return VS2_OK;
+    return ev_jsonl_foreach(s, len, c->name, jsonl_item, c, c->err);
 }
 
 vs2_status vs2_results_parse(const char *data, size_t len, const char *name, vs2_results *out,
