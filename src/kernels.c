@@ -9,9 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define LANES 16
 /* Widened weight tile per thread: at most this many floats (256 KiB, well inside L2). */
@@ -126,11 +123,7 @@ vs2_status vs2k_linear(const float *x, int64_t M, int64_t K, const vs2_tensor *w
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
 #endif
     for (int64_t t = 0; t < n_tiles; t++) {
-#ifdef _OPENMP
-        float *wt = tiles + (size_t)omp_get_thread_num() * tile;
-#else
-        float *wt = tiles;
-#endif
+        float *wt = tiles + (size_t)vs2k_thread_index() * tile;
         int64_t n0 = t * nb, cnt = N - n0 < nb ? N - n0 : nb;
         float *bt = wt + nb * K;
         vs2k_widen(w, n0 * K, cnt * K, wt);

@@ -12,6 +12,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* How a forward pass runs: thread count and an optional stage dump for debugging and for
  * stage-by-stage comparison with a reference (names like "vision.block.7", "llm.layer.3"). */
 typedef struct vs2_run {
@@ -19,6 +23,16 @@ typedef struct vs2_run {
     void (*dump)(void *user, const char *stage, const float *x, int64_t rows, int64_t cols);
     void *dump_user;
 } vs2_run;
+
+/* The calling thread's index inside an OpenMP parallel region (0 outside one, or without
+ * OpenMP): it picks the thread's own slice of a per-thread scratch buffer. */
+static inline int vs2k_thread_index(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* Call run->dump if set. */
 void vs2k_dump(const vs2_run *run, const char *stage, const float *x, int64_t rows, int64_t cols);

@@ -26,9 +26,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Rows per MLP chunk: bounds the gate/up buffers to MLP_ROWS × intermediate_size floats. */
 #define MLP_ROWS 256
@@ -309,11 +306,7 @@ static void attention(const vs2_llm *m, const vs2_kv_cache *kv, int l, const flo
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
 #endif
     for (int64_t w = 0; w < work; w++) {
-#ifdef _OPENMP
-        float *sc = scores + (size_t)omp_get_thread_num() * (size_t)total;
-#else
-        float *sc = scores;
-#endif
+        float *sc = scores + (size_t)vs2k_thread_index() * (size_t)total;
         const int h = (int)(w / n);
         const int64_t i = w % n, lim = L0 + i + 1;
         const int g = h / group;

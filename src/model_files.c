@@ -497,58 +497,70 @@ static void expect(arch_ctx *a, const char *name, int optional, int nd, const in
         expect(a, name, opt, (int)(sizeof d_ / sizeof d_[0]), d_);                             \
     } while (0)
 
-static void expect_vision(arch_ctx *a, const vs2_vision_config *v) {
-    int64_t H = v->hidden_size, I = v->intermediate_size, m2 = (int64_t)v->spatial_merge_size * v->spatial_merge_size;
-    char n[128];
-    EXPECT(a, 0, "visual.patch_embed.proj.weight", H, v->in_chans, v->temporal_patch_size,
-           v->patch_size, v->patch_size);
-    static const char *const norms[] = {"norm1.weight", "norm2.weight"};
-    for (int i = 0; i < v->depth && !stopped(a->mf); i++) {
-        for (int k = 0; k < 2; k++) {
-            snprintf(n, sizeof n, "visual.blocks.%d.%s", i, norms[k]);
-            EXPECT(a, 0, n, H);
-        }
-        snprintf(n, sizeof n, "visual.blocks.%d.attn.qkv.weight", i); EXPECT(a, 0, n, 3 * H, H);
-        snprintf(n, sizeof n, "visual.blocks.%d.attn.qkv.bias", i); EXPECT(a, 0, n, 3 * H);
-        snprintf(n, sizeof n, "visual.blocks.%d.attn.proj.weight", i); EXPECT(a, 0, n, H, H);
-        snprintf(n, sizeof n, "visual.blocks.%d.attn.proj.bias", i); EXPECT(a, 0, n, H);
-        snprintf(n, sizeof n, "visual.blocks.%d.mlp.gate_proj.weight", i); EXPECT(a, 0, n, I, H);
-        snprintf(n, sizeof n, "visual.blocks.%d.mlp.gate_proj.bias", i); EXPECT(a, 0, n, I);
-        snprintf(n, sizeof n, "visual.blocks.%d.mlp.up_proj.weight", i); EXPECT(a, 0, n, I, H);
-        snprintf(n, sizeof n, "visual.blocks.%d.mlp.up_proj.bias", i); EXPECT(a, 0, n, I);
-        snprintf(n, sizeof n, "visual.blocks.%d.mlp.down_proj.weight", i); EXPECT(a, 0, n, H, I);
-        snprintf(n, sizeof n, "visual.blocks.%d.mlp.down_proj.bias", i); EXPECT(a, 0, n, H);
+/* A tensor repeated in every block or layer: its name after "<prefix>.<i>." and its shape, each
+ * dimension an index into the caller's table of sizes. */
+typedef struct {
+    const char *suffix;
+    int ndim;
+    int dim[2];
+} block_tensor;
+
+static void expect_block(arch_ctx *a, const char *prefix, int idx, const block_tensor *t, size_t n,
+                         const int64_t *sizes) {
+    char name[128];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s.%d.%s", prefix, idx, t[i].suffix);
+        const int64_t shape[2] = {sizes[t[i].dim[0]], sizes[t[i].dim[1]]};
+        expect(a, name, 0, t[i].ndim, shape);
     }
-    EXPECT(a, 0, "visual.merger.ln_q.weight", H);
-    EXPECT(a, 0, "visual.merger.mlp.0.weight", H * m2, H * m2);
-    EXPECT(a, 0, "visual.merger.mlp.0.bias", H * m2);
-    EXPECT(a, 0, "visual.merger.mlp.2.weight", v->out_hidden_size, H * m2);
+}
+
+static void expect_vision(arch_ctx *a, const vs2_vision_config *v) {
+    enum { H, I, H3 };
+    const int64_t sizes[] = {[H] = v->hidden_size, [I] = v->intermediate_size,
+                             [H3] = 3 * (int64_t)v->hidden_size};
+    static const block_tensor block[] = {
+        {"norm1.weight", 1, {H}},        {"norm2.weight", 1, {H}},
+        {"attn.qkv.weight", 2, {H3, H}}, {"attn.qkv.bias", 1, {H3}},
+        {"attn.proj.weight", 2, {H, H}}, {"attn.proj.bias", 1, {H}},
+        {"mlp.gate_proj.weight", 2, {I, H}}, {"mlp.gate_proj.bias", 1, {I}},
+        {"mlp.up_proj.weight", 2, {I, H}},   {"mlp.up_proj.bias", 1, {I}},
+        {"mlp.down_proj.weight", 2, {H, I}}, {"mlp.down_proj.bias", 1, {H}},
+    };
+    const int64_t hid = v->hidden_size, m2 = (int64_t)v->spatial_merge_size * v->spatial_merge_size;
+    EXPECT(a, 0, "visual.patch_embed.proj.weight", hid, v->in_chans, v->temporal_patch_size,
+           v->patch_size, v->patch_size);
+    for (int i = 0; i < v->depth && !stopped(a->mf); i++)
+        expect_block(a, "visual.blocks", i, block, sizeof block / sizeof block[0], sizes);
+    EXPECT(a, 0, "visual.merger.ln_q.weight", hid);
+    EXPECT(a, 0, "visual.merger.mlp.0.weight", hid * m2, hid * m2);
+    EXPECT(a, 0, "visual.merger.mlp.0.bias", hid * m2);
+    EXPECT(a, 0, "visual.merger.mlp.2.weight", v->out_hidden_size, hid * m2);
     EXPECT(a, 0, "visual.merger.mlp.2.bias", v->out_hidden_size);
 }
 
 static void expect_language(arch_ctx *a, const vs2_config *c) {
-    int64_t H = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
-    int64_t Q = (int64_t)c->num_attention_heads * c->head_dim;
-    int64_t KV = (int64_t)c->num_key_value_heads * c->head_dim;
-    char n[128];
-    EXPECT(a, 0, "model.embed_tokens.weight", V, H);
-    for (int l = 0; l < c->num_hidden_layers && !stopped(a->mf); l++) {
-        snprintf(n, sizeof n, "model.layers.%d.input_layernorm.weight", l); EXPECT(a, 0, n, H);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.q_proj.weight", l); EXPECT(a, 0, n, Q, H);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.q_proj.bias", l); EXPECT(a, 0, n, Q);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.k_proj.weight", l); EXPECT(a, 0, n, KV, H);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.k_proj.bias", l); EXPECT(a, 0, n, KV);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.v_proj.weight", l); EXPECT(a, 0, n, KV, H);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.v_proj.bias", l); EXPECT(a, 0, n, KV);
-        snprintf(n, sizeof n, "model.layers.%d.self_attn.o_proj.weight", l); EXPECT(a, 0, n, H, Q);
-        snprintf(n, sizeof n, "model.layers.%d.post_attention_layernorm.weight", l); EXPECT(a, 0, n, H);
-        snprintf(n, sizeof n, "model.layers.%d.mlp.gate_proj.weight", l); EXPECT(a, 0, n, I, H);
-        snprintf(n, sizeof n, "model.layers.%d.mlp.up_proj.weight", l); EXPECT(a, 0, n, I, H);
-        snprintf(n, sizeof n, "model.layers.%d.mlp.down_proj.weight", l); EXPECT(a, 0, n, H, I);
-    }
-    EXPECT(a, 0, "model.norm.weight", H);
+    enum { H, I, Q, KV };
+    const int64_t sizes[] = {[H] = c->hidden_size, [I] = c->intermediate_size,
+                             [Q] = (int64_t)c->num_attention_heads * c->head_dim,
+                             [KV] = (int64_t)c->num_key_value_heads * c->head_dim};
+    static const block_tensor layer[] = {
+        {"input_layernorm.weight", 1, {H}},
+        {"self_attn.q_proj.weight", 2, {Q, H}},  {"self_attn.q_proj.bias", 1, {Q}},
+        {"self_attn.k_proj.weight", 2, {KV, H}}, {"self_attn.k_proj.bias", 1, {KV}},
+        {"self_attn.v_proj.weight", 2, {KV, H}}, {"self_attn.v_proj.bias", 1, {KV}},
+        {"self_attn.o_proj.weight", 2, {H, Q}},
+        {"post_attention_layernorm.weight", 1, {H}},
+        {"mlp.gate_proj.weight", 2, {I, H}},     {"mlp.up_proj.weight", 2, {I, H}},
+        {"mlp.down_proj.weight", 2, {H, I}},
+    };
+    const int64_t hid = c->hidden_size, V = c->vocab_size;
+    EXPECT(a, 0, "model.embed_tokens.weight", V, hid);
+    for (int l = 0; l < c->num_hidden_layers && !stopped(a->mf); l++)
+        expect_block(a, "model.layers", l, layer, sizeof layer / sizeof layer[0], sizes);
+    EXPECT(a, 0, "model.norm.weight", hid);
     /* With tied embeddings the head reuses embed_tokens and lm_head.weight may be absent. */
-    EXPECT(a, c->tie_word_embeddings, "lm_head.weight", V, H);
+    EXPECT(a, c->tie_word_embeddings, "lm_head.weight", V, hid);
 }
 
 static void check_architecture(vs2_model_files *mf) {

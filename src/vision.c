@@ -21,9 +21,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define VISION_EPS 1e-6
 #define ROPE_THETA 10000.0
@@ -357,11 +354,7 @@ static vs2_status attention(const vs2_vision *v, const float *qkv, const int64_t
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
 #endif
     for (int64_t it = 0; it < items; it++) {
-#ifdef _OPENMP
-        float *sp = scratch + (size_t)omp_get_thread_num() * (size_t)per;
-#else
-        float *sp = scratch;
-#endif
+        float *sp = scratch + (size_t)vs2k_thread_index() * (size_t)per;
         const int64_t s = it / v->heads, L = cu[s + 1] - cu[s];
         attend(v, qkv, (int)(it % v->heads), cu[s], L, cu[s], cu[s + 1], NULL, 0, sp, attn_out);
     }
@@ -393,11 +386,7 @@ static vs2_status attention_masked(const vs2_vision *v, const float *qkv, int64_
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
 #endif
     for (int64_t it = 0; it < items; it++) {
-#ifdef _OPENMP
-        float *sp = scratch + (size_t)omp_get_thread_num() * (size_t)per;
-#else
-        float *sp = scratch;
-#endif
+        float *sp = scratch + (size_t)vs2k_thread_index() * (size_t)per;
         const int64_t b = it / v->heads, q0 = b * qb, q1 = q0 + qb < N ? q0 + qb : N;
         attend(v, qkv, (int)(it % v->heads), 0, N, q0, q1, mask + q0 * N, N, sp, attn_out);
     }
