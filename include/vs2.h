@@ -562,6 +562,11 @@ typedef struct vs2_engine_params {
     /* How a repo id is resolved (cache first; see vs2_hub_resolve below); NULL = defaults. */
     const struct vs2_hub_params *hub;
     int threads;                /* compute threads per scoring call; 0 = one per online core */
+    /* The CPU kernel set (docs/perf.md): NULL or "auto" = $VS2_BACKEND if set, else the
+     * fastest tested set this CPU runs ("q8" on CPUs with AVX-512 VNNI, else "ref"); "ref" =
+     * the fp32 reference path (weights used as stored, the exact path); "q8" = int8 weights
+     * and activations in blocks of 32, quantised at load. */
+    const char *backend;
     vs2_log_fn log;             /* optional: load messages (2 = info) */
     void *log_user;
 } vs2_engine_params;
@@ -573,6 +578,7 @@ vs2_engine_params vs2_engine_default_params(void);
 vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs2_error *err);
 void vs2_engine_free(vs2_engine *engine);
 const char *vs2_engine_model_dir(const vs2_engine *engine);          /* the resolved directory */
+const char *vs2_engine_backend(const vs2_engine *engine); /* the kernel set's name, e.g. "q8-avx512vnni" */
 const vs2_model_files *vs2_engine_model_files(const vs2_engine *engine);
 const vs2_tokenizer *vs2_engine_tokenizer(const vs2_engine *engine);
 
@@ -673,6 +679,7 @@ typedef struct vs2_result {
     int n_stop_ids;
     int32_t stop_ids[VS2_MAX_EOS];
     int threads;
+    const char *backend;        /* the kernel set that computed it (static string) */
     /* Milliseconds per phase: decode+resize, vision tower, prefill (first token included),
      * generation (all samples), whole call. */
     double video_ms, vision_ms, prefill_ms, generate_ms, total_ms;

@@ -27,6 +27,7 @@ struct vs2_engine {
     vs2_vision *vision;
     vs2_llm *llm;
     int threads;
+    const vs2_kernels *kernels; /* the kernel set, chosen once at load */
     int32_t digit_ids[5];
     vs2_log_fn log;
     void *log_user;
@@ -72,6 +73,21 @@ void vs2_engine_free(vs2_engine *e) {
     free(e);
 }
 
+/* The vision tower and the language model with their weights prepared for the kernel set
+ * (quantising an int8 set's copies on the engine's threads). */
+static vs2_status load_models(vs2_engine *e, vs2_error *err) {
+    vs2_pool *pool = NULL;
+    if (e->threads > 1 && vs2_pool_create(e->threads, &pool) != VS2_OK)
+        return vs2__fail(err, VS2_ERR_NOMEM, "cannot start %d threads", e->threads);
+    if (e->kernels->format != VS2_WF_STORED) elog(e, 2, "preparing %s weights", e->kernels->name);
+    vs2_status st = vs2_vision_create_k(e->mf, e->kernels, pool, &e->vision, err);
+    if (st == VS2_OK) st = vs2_llm_create_k(e->mf, e->kernels, pool, &e->llm, err);
+    vs2_pool_free(pool);
+    return st;
+}
+
+const char *vs2_engine_backend(const vs2_engine *e) { return e && e->kernels ? e->kernels->name : NULL; }
+
 vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs2_error *err) {
     vs2__ok(err);
     if (!out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_engine_load: out is NULL");
@@ -102,12 +118,12 @@ vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs
     mp.log_user = p->log_user;
     if ((st = vs2_model_files_open(e->dir, &mp, &e->mf, err)) != VS2_OK) goto fail;
     if ((st = vs2_tokenizer_load(e->dir, &e->tok, err)) != VS2_OK) goto fail;
-    if ((st = vs2_vision_create(e->mf, &e->vision, err)) != VS2_OK) goto fail;
-    if ((st = vs2_llm_create(e->mf, &e->llm, err)) != VS2_OK) goto fail;
+    if ((st = vs2k_select(p->backend, &e->kernels, err)) != VS2_OK) goto fail;
+    if ((st = load_models(e, err)) != VS2_OK) goto fail;
     vs2_digit_ids(e->tok, e->digit_ids);
     for (int d = 0; d < 5; d++)
         if (e->digit_ids[d] < 0) elog(e, 1, "digit '%d' is not a single token: no soft score can use it", d + 1);
-    elog(e, 2, "loaded in %.0f ms (%d threads)", now_ms() - t0, e->threads);
+    elog(e, 2, "loaded in %.0f ms (%d threads, backend %s)", now_ms() - t0, e->threads, e->kernels->name);
     *out = e;
     return VS2_OK;
 fail:
@@ -169,6 +185,7 @@ static vs2_status resolve_decoding(const vs2_engine *e, const vs2_score_params *
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "score: repetition_penalty %g must be > 0", r->repetition_penalty);
     r->max_new_tokens = p->max_new_tokens;
     r->threads = p->threads > 0 ? p->threads : e->threads;
+    r->backend = e->kernels->name;
     r->n_stop_ids = 0;
     for (int i = 0; i < g->n_eos && i < VS2_MAX_EOS; i++) r->stop_ids[r->n_stop_ids++] = g->eos_token_ids[i];
     if (r->n_stop_ids == 0 && cfg->eos_token_id >= 0) r->stop_ids[r->n_stop_ids++] = cfg->eos_token_id;
@@ -446,6 +463,10 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
 
     dumper dump;
     vs2_run run = {.threads = r->threads};
+    if (r->threads > 1 && vs2_pool_create(r->threads, &run.pool) != VS2_OK) {
+        vs2_result_free(r);
+        return vs2__fail(err, VS2_ERR_NOMEM, "score: cannot start %d threads", r->threads);
+    }
     vs2_ids ids = {0};
     char *user = NULL;
     float *vemb = NULL, *logits = NULL, *prefill_logits = NULL;
@@ -522,6 +543,7 @@ done:
         }
     }
     vs2_kv_cache_free(kv);
+    vs2_pool_free(run.pool);
     free(prefill_logits);
     free(logits);
     free(pos);

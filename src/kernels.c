@@ -105,33 +105,55 @@ static void linear_tile(const float *x, int64_t M, int64_t K, const float *wt, c
     }
 }
 
+/* Reference-set tiling: nb weight rows per tile, so a widened tile fits in TILE_FLOATS. */
+static int64_t ref_tile_rows(int64_t K) {
+    int64_t nb = TILE_FLOATS / (K > 0 ? K : 1);
+    return nb < 4 ? 4 : nb > 64 ? 64 : nb;
+}
+
+size_t vs2k_ref_linear_scratch(int64_t K, int threads) {
+    return (size_t)(threads > 0 ? threads : 1) * (size_t)(ref_tile_rows(K) * K) * sizeof(float);
+}
+
+typedef struct ref_job {
+    const float *x;
+    int64_t M, K, N, nb;
+    const vs2_weight *w;
+    float *y, *tiles;
+} ref_job;
+
+static void ref_task(void *ctx, int64_t t, int thread) {
+    const ref_job *j = ctx;
+    float *wt = j->tiles + (size_t)thread * (size_t)(j->nb * j->K);
+    int64_t n0 = t * j->nb, cnt = j->N - n0 < j->nb ? j->N - n0 : j->nb;
+    vs2k_widen(j->w->t, n0 * j->K, cnt * j->K, wt);
+    linear_tile(j->x, j->M, j->K, wt, j->w->bias ? j->w->bias + n0 : NULL, n0, cnt, j->N, j->y);
+}
+
+void vs2k_ref_linear(const float *x, int64_t M, const vs2_weight *w, float *y, void *scratch,
+                     vs2_pool *pool) {
+    ref_job j = {x, M, w->K, w->N, ref_tile_rows(w->K), w, y, scratch};
+    vs2_pool_for(pool, (j.N + j.nb - 1) / j.nb, ref_task, &j);
+}
+
 vs2_status vs2k_linear(const float *x, int64_t M, int64_t K, const vs2_tensor *w,
                        const vs2_tensor *b, float *y, const vs2_run *run) {
-    const int64_t N = w->shape[0];
-    int64_t nb = TILE_FLOATS / (K > 0 ? K : 1);
-    if (nb < 4) nb = 4;
-    if (nb > 64) nb = 64;
-    const int64_t n_tiles = (N + nb - 1) / nb;
-    int threads = run && run->threads > 0 ? run->threads : 1;
-    if (threads > n_tiles) threads = (int)(n_tiles > 0 ? n_tiles : 1);
-    /* One widened tile (+ its bias slice) per thread, allocated up front so a failure is
-     * reported before any work starts. */
-    const size_t tile = (size_t)(nb * K + nb);
-    float *tiles = malloc((size_t)threads * tile * sizeof(float));
-    if (!tiles) return VS2_ERR_NOMEM;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-#endif
-    for (int64_t t = 0; t < n_tiles; t++) {
-        float *wt = tiles + (size_t)vs2k_thread_index() * tile;
-        int64_t n0 = t * nb, cnt = N - n0 < nb ? N - n0 : nb;
-        float *bt = wt + nb * K;
-        vs2k_widen(w, n0 * K, cnt * K, wt);
-        if (b) vs2k_widen(b, n0, cnt, bt);
-        linear_tile(x, M, K, wt, b ? bt : NULL, n0, cnt, N, y);
+    const int threads = run && run->threads > 0 ? run->threads : 1;
+    vs2_pool *pool = run ? run->pool : NULL, *own = NULL;
+    if (!pool && threads > 1 && vs2_pool_create(threads, &own) == VS2_OK) pool = own;
+    vs2_weight wv = {.format = VS2_WF_STORED, .N = w->shape[0], .K = K, .t = w};
+    float *tiles = malloc(vs2k_ref_linear_scratch(K, vs2_pool_threads(pool)));
+    if (b) wv.bias = malloc((size_t)wv.N * sizeof(float));
+    vs2_status st = VS2_ERR_NOMEM;
+    if (tiles && (!b || wv.bias)) {
+        if (b) vs2k_widen(b, 0, wv.N, wv.bias);
+        vs2k_ref_linear(x, M, &wv, y, tiles, pool);
+        st = VS2_OK;
     }
     free(tiles);
-    return VS2_OK;
+    free(wv.bias);
+    vs2_pool_free(own);
+    return st;
 }
 
 void vs2k_rmsnorm(const float *x, int64_t M, int64_t D, const float *weight, double eps, float *y) {

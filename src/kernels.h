@@ -8,6 +8,7 @@
 #define VS2_KERNELS_H
 
 #include "vs2.h"
+#include "pool.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -22,6 +23,9 @@ typedef struct vs2_run {
     int threads; /* >= 1 */
     void (*dump)(void *user, const char *stage, const float *x, int64_t rows, int64_t cols);
     void *dump_user;
+    /* Optional: the worker threads of this call (pool.h). NULL: the forward functions start a
+     * pool of `threads` for the call themselves. */
+    struct vs2_pool *pool;
 } vs2_run;
 
 /* The calling thread's index inside an OpenMP parallel region (0 outside one, or without
@@ -69,5 +73,83 @@ void vs2k_softmax(float *x, int64_t n);
 void vs2k_add(float *y, const float *x, int64_t n);
 /* y[i] += a · x[i] (element by element: no reassociation; vectorised at -O3). */
 void vs2k_axpy(float *restrict y, float a, const float *restrict x, int64_t n);
+
+/* ---- The kernel sets: one reference set and the fast sets behind one table ---------------- */
+
+/* How a prepared weight is stored. */
+typedef enum vs2_wformat {
+    VS2_WF_STORED = 0, /* the checkpoint's tensor as mmap'd (F32/F16/BF16), widened per tile */
+    VS2_WF_Q8 = 1      /* int8 in blocks of 32 along K with one fp16 scale per row and block */
+} vs2_wformat;
+
+/* Q8 layout: rows in groups of 16, K in blocks of nb = Kp/32. A group holds nb weight blocks of
+ * 512 bytes (8 runs of 16 rows × 4 bytes: k = 4·run .. 4·run+3 of the block), then nb × 16
+ * fp16 scales, padded to 64 bytes so every weight block is cache-line aligned. The bytes are
+ * q + 128 with q in [-127, 127] (the unsigned operand of the VNNI dot instruction). */
+#define VS2_Q8_BLOCK 32
+#define VS2_Q8_GROUP 16
+#define VS2_Q8_WBYTES (VS2_Q8_GROUP * VS2_Q8_BLOCK) /* 512 */
+static inline size_t vs2k_q8_group_bytes(int64_t nb) {
+    return ((size_t)nb * (VS2_Q8_WBYTES + 2 * VS2_Q8_GROUP) + 63) / 64 * 64;
+}
+
+/* A weight matrix [N × K] (y = x·Wᵀ + bias) as a kernel set uses it. */
+typedef struct vs2_weight {
+    vs2_wformat format;
+    int64_t N, K;
+    const vs2_tensor *t;  /* the stored tensor (both formats keep it, for checks) */
+    float *bias;          /* N floats widened at load, or NULL */
+    int64_t Np, Kp;       /* Q8: N rounded up to 16, K to 32 */
+    uint8_t *q;           /* Q8: Np/16 groups of vs2k_q8_group_bytes(Kp/32) (64-byte aligned) */
+} vs2_weight;
+
+/* One kernel set: chosen once at load (vs2k_select), named in every result. Norms, softmax,
+ * RoPE and activations are fp32 in every set (they are a small share of the time and their
+ * accuracy matters most) and are called directly; the table holds what differs. */
+typedef struct vs2_kernels {
+    const char *name;     /* "ref", "q8-avx512vnni", "q8-portable" */
+    vs2_wformat format;   /* what vs2k_weight_prepare makes for this set */
+    /* y[M×N] = x[M×K]·Wᵀ (+ bias). scratch: vs2k_linear_scratch(M, w, threads) bytes. */
+    void (*linear)(const float *x, int64_t M, const vs2_weight *w, float *y, void *scratch,
+                   vs2_pool *pool);
+} vs2_kernels;
+
+/* The set for a name: "ref", "q8" (the fastest int8 set this CPU runs), "q8-avx512vnni",
+ * "q8-portable", or NULL / "" / "auto" (the VS2_BACKEND environment variable if set, else the
+ * fastest set whose accuracy is tested: q8 on CPUs with AVX-512 VNNI, ref elsewhere).
+ * Errors name the set and what the CPU lacks. */
+vs2_status vs2k_select(const char *name, const vs2_kernels **out, vs2_error *err);
+extern const vs2_kernels vs2k_ref, vs2k_q8_portable;
+int vs2k_cpu_has_avx512vnni(void);
+
+/* Prepare w (format of k) from a stored [N×K] tensor and an optional [N] bias. Q8 weights are
+ * quantised with the pool's threads; the stored tensor is left untouched. */
+vs2_status vs2k_weight_prepare(const vs2_kernels *k, const vs2_tensor *t, const vs2_tensor *bias,
+                               vs2_weight *w, vs2_pool *pool, vs2_error *err);
+void vs2k_weight_free(vs2_weight *w);
+/* Bytes of scratch k->linear needs for M rows of K inputs on `threads` threads. */
+size_t vs2k_linear_scratch(const vs2_kernels *k, int64_t M, int64_t K, int threads);
+/* The reference set's linear (kernels.c): widened weight tiles, one per thread in scratch. */
+void vs2k_ref_linear(const float *x, int64_t M, const vs2_weight *w, float *y, void *scratch,
+                     vs2_pool *pool);
+size_t vs2k_ref_linear_scratch(int64_t K, int threads);
+
+/* Q8 pieces shared by the portable and the AVX-512 sets (kernels_q8.c). Activations: each
+ * row quantised per block of 32 (scale = max|x| / 127, q = round(x / scale)), the sum of
+ * each block's q kept for the unsigned-operand correction. */
+typedef struct vs2_q8_act {
+    int64_t M, Kp, nb;
+    int8_t *q;     /* M × Kp */
+    float *d;      /* M × nb */
+    int32_t *s;    /* M × nb: Σ q over the block */
+} vs2_q8_act;
+void vs2k_q8_quantize_rows(const float *x, int64_t M, int64_t K, vs2_q8_act *a, vs2_pool *pool);
+vs2_q8_act vs2k_q8_act_view(void *scratch, int64_t M, int64_t K);
+float vs2k_f32_to_f16_value(float f); /* f rounded to fp16 and back (nearest even) */
+uint16_t vs2k_f32_to_f16(float f);
+/* The AVX-512 VNNI tile loop (kernels_q8_avx512.c; compiled with AVX-512 flags, called only
+ * after the CPU check): y rows [m0, m1) × row groups [g0, g1). */
+void vs2k_q8_tiles_avx512(const vs2_q8_act *a, int64_t m0, int64_t m1, const vs2_weight *w,
+                          int64_t g0, int64_t g1, float *y);
 
 #endif

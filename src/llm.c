@@ -33,8 +33,8 @@
 #define MAX_POSITION (INT64_C(1) << 24)
 
 typedef struct layer {
-    const vs2_tensor *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *gate, *up, *down;
-    float *in_norm, *post_norm; /* widened RMSNorm weights */
+    vs2_weight q, k, v, o, gate, up, down; /* prepared for the kernel set (q/k/v with biases) */
+    float *in_norm, *post_norm;            /* widened RMSNorm weights */
 } layer;
 
 struct vs2_llm {
@@ -42,7 +42,9 @@ struct vs2_llm {
     int section[3]; /* mrope_section in frequencies: t, h, w */
     double eps;
     int32_t video_id;
-    const vs2_tensor *embed, *lm_head;
+    const vs2_kernels *k;
+    const vs2_tensor *embed;
+    vs2_weight lm_head;
     layer *layers;
     float *final_norm;
     float *inv_freq; /* hd/2 */
@@ -93,9 +95,13 @@ void vs2_llm_free(vs2_llm *llm) {
     if (!llm) return;
     if (llm->layers)
         for (int l = 0; l < llm->L; l++) {
-            free(llm->layers[l].in_norm);
-            free(llm->layers[l].post_norm);
+            layer *y = &llm->layers[l];
+            vs2_weight *ws[] = {&y->q, &y->k, &y->v, &y->o, &y->gate, &y->up, &y->down};
+            for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) vs2k_weight_free(ws[i]);
+            free(y->in_norm);
+            free(y->post_norm);
         }
+    vs2k_weight_free(&llm->lm_head);
     free(llm->layers);
     free(llm->final_norm);
     free(llm->inv_freq);
@@ -103,7 +109,23 @@ void vs2_llm_free(vs2_llm *llm) {
 }
 
 vs2_status vs2_llm_create(const vs2_model_files *mf, vs2_llm **out, vs2_error *err) {
-    if (!mf || !out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_create: NULL argument");
+    return vs2_llm_create_k(mf, &vs2k_ref, NULL, out, err);
+}
+
+/* Look up a [d0 × d1] weight and its optional [d0] bias and prepare them for the kernel set. */
+static vs2_status get_weight(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
+                             const char *wname, const char *bname, int64_t d0, int64_t d1,
+                             vs2_weight *out, vs2_error *err) {
+    const vs2_tensor *w = NULL, *b = NULL;
+    vs2_status st = get_tensor(mf, wname, 2, d0, d1, &w, err);
+    if (st == VS2_OK && bname) st = get_tensor(mf, bname, 1, d0, 0, &b, err);
+    if (st == VS2_OK) st = vs2k_weight_prepare(k, w, b, out, pool, err);
+    return st;
+}
+
+vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
+                            vs2_llm **out, vs2_error *err) {
+    if (!mf || !out || !k) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_create: NULL argument");
     *out = NULL;
     const vs2_config *c = vs2_model_files_config(mf);
     if (c->hidden_size <= 0 || c->num_hidden_layers <= 0 || c->num_attention_heads <= 0 ||
@@ -131,6 +153,7 @@ vs2_status vs2_llm_create(const vs2_model_files *mf, vs2_llm **out, vs2_error *e
     m->V = c->vocab_size;
     m->eps = c->rms_norm_eps;
     m->video_id = c->video_token_id;
+    m->k = k;
     for (int a = 0; a < 3; a++) m->section[a] = c->mrope_section[a];
 
     const int64_t D = m->D, qd = (int64_t)m->Hq * m->hd, kvd = (int64_t)m->Hkv * m->hd, I = m->I;
@@ -146,38 +169,34 @@ vs2_status vs2_llm_create(const vs2_model_files *mf, vs2_llm **out, vs2_error *e
     st = get_tensor(mf, "model.embed_tokens.weight", 2, m->V, D, &m->embed, err);
     if (st != VS2_OK) goto fail;
     if (c->tie_word_embeddings) {
-        m->lm_head = m->embed; /* tied: transformers ignores any stored lm_head.weight */
+        /* tied: transformers ignores any stored lm_head.weight */
+        st = vs2k_weight_prepare(k, m->embed, NULL, &m->lm_head, pool, err);
+    } else if (!vs2_model_files_tensor(mf, "lm_head.weight")) {
+        st = vs2__fail(err, VS2_ERR_MODEL, "tensor 'lm_head.weight' is missing and tie_word_embeddings is false");
     } else {
-        if (!vs2_model_files_tensor(mf, "lm_head.weight")) {
-            st = vs2__fail(err, VS2_ERR_MODEL,
-                           "tensor 'lm_head.weight' is missing and tie_word_embeddings is false");
-            goto fail;
-        }
-        st = get_tensor(mf, "lm_head.weight", 2, m->V, D, &m->lm_head, err);
-        if (st != VS2_OK) goto fail;
+        st = get_weight(mf, k, pool, "lm_head.weight", NULL, m->V, D, &m->lm_head, err);
     }
+    if (st != VS2_OK) goto fail;
     st = get_vector(mf, "model.norm.weight", D, &m->final_norm, err);
     if (st != VS2_OK) goto fail;
 
     for (int l = 0; l < m->L && st == VS2_OK; l++) {
         layer *y = &m->layers[l];
-        char name[128];
-#define T2(field, suffix, d0, d1)                                                                   \
+        char name[128], bname[128];
+#define W(field, proj, biased, d0, d1)                                                              \
     if (st == VS2_OK) {                                                                             \
-        snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix);                              \
-        st = get_tensor(mf, name, (d1) ? 2 : 1, d0, d1, &y->field, err);                           \
+        snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, proj);                         \
+        snprintf(bname, sizeof bname, "model.layers.%d.%s.bias", l, proj);                         \
+        st = get_weight(mf, k, pool, name, (biased) ? bname : NULL, d0, d1, &y->field, err);        \
     }
-        T2(q_w, "self_attn.q_proj.weight", qd, D)
-        T2(q_b, "self_attn.q_proj.bias", qd, 0)
-        T2(k_w, "self_attn.k_proj.weight", kvd, D)
-        T2(k_b, "self_attn.k_proj.bias", kvd, 0)
-        T2(v_w, "self_attn.v_proj.weight", kvd, D)
-        T2(v_b, "self_attn.v_proj.bias", kvd, 0)
-        T2(o_w, "self_attn.o_proj.weight", D, qd)
-        T2(gate, "mlp.gate_proj.weight", I, D)
-        T2(up, "mlp.up_proj.weight", I, D)
-        T2(down, "mlp.down_proj.weight", D, I)
-#undef T2
+        W(q, "self_attn.q_proj", 1, qd, D)
+        W(k, "self_attn.k_proj", 1, kvd, D)
+        W(v, "self_attn.v_proj", 1, kvd, D)
+        W(o, "self_attn.o_proj", 0, D, qd)
+        W(gate, "mlp.gate_proj", 0, I, D)
+        W(up, "mlp.up_proj", 0, I, D)
+        W(down, "mlp.down_proj", 0, D, I)
+#undef W
         if (st == VS2_OK) {
             snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
             st = get_vector(mf, name, D, &y->in_norm, err);
@@ -293,36 +312,46 @@ static float dot(const float *a, const float *b, int n) {
 
 /* Causal grouped-query attention of the n new rows over the cache (which already holds
  * them): query row i sits at absolute index L0 + i and sees keys 0..L0+i. q head h uses
- * kv head h / (Hq / Hkv). out: [n][Hq·hd]. scores: threads × (L0 + n) floats. */
-static void attention(const vs2_llm *m, const vs2_kv_cache *kv, int l, const float *q, int64_t L0,
-                      int64_t n, float *out, float *scores, int threads) {
-    const int Hq = m->Hq, hd = m->hd, group = m->Hq / m->Hkv;
-    const int64_t total = L0 + n, qstride = (int64_t)Hq * hd;
+ * kv head h / (Hq / Hkv). out: [n][Hq·hd]. scores: threads × (L0 + n) floats. One task is
+ * one (head, query row) pair. */
+typedef struct attn_job {
+    const vs2_llm *m;
+    const vs2_kv_cache *kv;
+    int l;
+    const float *q;
+    int64_t L0, n;
+    float *out, *scores;
+} attn_job;
+
+static void attention_task(void *ctx, int64_t w, int thread) {
+    const attn_job *a = ctx;
+    const vs2_llm *m = a->m;
+    const int hd = m->hd, group = m->Hq / m->Hkv;
+    const int64_t total = a->L0 + a->n, qstride = (int64_t)m->Hq * hd;
     /* torch multiplies the fp32 scores by the Python float head_dim**-0.5, i.e. by its fp32
      * rounding. */
     const float scale = (float)(1.0 / sqrt((double)hd));
-    const int64_t work = (int64_t)Hq * n;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
-#endif
-    for (int64_t w = 0; w < work; w++) {
-        float *sc = scores + (size_t)vs2k_thread_index() * (size_t)total;
-        const int h = (int)(w / n);
-        const int64_t i = w % n, lim = L0 + i + 1;
-        const int g = h / group;
-        const float *qi = q + i * qstride + (int64_t)h * hd;
-        const float *K = kv->k + (((int64_t)l * kv->Hkv + g) * kv->max) * hd;
-        const float *Vv = kv->v + (((int64_t)l * kv->Hkv + g) * kv->max) * hd;
-        for (int64_t j = 0; j < lim; j++) sc[j] = dot(qi, K + j * hd, hd) * scale;
-        vs2k_softmax(sc, lim);
-        float *o = out + i * qstride + (int64_t)h * hd;
-        for (int d = 0; d < hd; d++) o[d] = 0.0f;
-        for (int64_t j = 0; j < lim; j++) {
-            const float p = sc[j], *vj = Vv + j * hd;
-            for (int d = 0; d < hd; d++) o[d] += p * vj[d];
-        }
+    float *sc = a->scores + (size_t)thread * (size_t)total;
+    const int h = (int)(w / a->n);
+    const int64_t i = w % a->n, lim = a->L0 + i + 1;
+    const int g = h / group;
+    const float *qi = a->q + i * qstride + (int64_t)h * hd;
+    const float *K = a->kv->k + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
+    const float *Vv = a->kv->v + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
+    for (int64_t j = 0; j < lim; j++) sc[j] = dot(qi, K + j * hd, hd) * scale;
+    vs2k_softmax(sc, lim);
+    float *o = a->out + i * qstride + (int64_t)h * hd;
+    for (int d = 0; d < hd; d++) o[d] = 0.0f;
+    for (int64_t j = 0; j < lim; j++) {
+        const float p = sc[j], *vj = Vv + j * hd;
+        for (int d = 0; d < hd; d++) o[d] += p * vj[d];
     }
-    (void)threads;
+}
+
+static void attention(const vs2_llm *m, const vs2_kv_cache *kv, int l, const float *q, int64_t L0,
+                      int64_t n, float *out, float *scores, vs2_pool *pool) {
+    attn_job a = {m, kv, l, q, L0, n, out, scores};
+    vs2_pool_for(pool, (int64_t)m->Hq * n, attention_task, &a);
 }
 
 vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *ids, int64_t n,
@@ -359,6 +388,13 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
                              (long long)(i % n), (long long)(i / n), (long long)pos[i]);
 
     const int threads = run && run->threads > 0 ? run->threads : 1;
+    vs2_pool *pool = run ? run->pool : NULL, *own_pool = NULL;
+    if (!pool && threads > 1) {
+        if (vs2_pool_create(threads, &own_pool) != VS2_OK)
+            return vs2__fail(err, VS2_ERR_NOMEM, "cannot start %d threads", threads);
+        pool = own_pool;
+    }
+    const int pthreads = vs2_pool_threads(pool);
     const int64_t D = llm->D, hd = llm->hd, qd = (int64_t)llm->Hq * hd, kvd = (int64_t)llm->Hkv * hd,
                   I = llm->I, half = hd / 2, total = L0 + n;
     const int64_t mrows = n < MLP_ROWS ? n : MLP_ROWS;
@@ -374,8 +410,12 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
     float *gate = malloc((size_t)(mrows * I) * sizeof(float));
     float *up = malloc((size_t)(mrows * I) * sizeof(float));
     float *down = malloc((size_t)(mrows * D) * sizeof(float));
-    float *scores = malloc((size_t)threads * (size_t)total * sizeof(float));
-    if (!h || !x || !q || !att || !kb || !vb || !cs || !sn || !gate || !up || !down || !scores) {
+    float *scores = malloc((size_t)pthreads * (size_t)total * sizeof(float));
+    /* One scratch for every linear of the pass (kernels never allocate). */
+    size_t lin_bytes = vs2k_linear_scratch(llm->k, n, D > qd ? D : qd, pthreads), mlp_bytes;
+    mlp_bytes = vs2k_linear_scratch(llm->k, mrows, I, pthreads);
+    void *lin_scratch = malloc(lin_bytes > mlp_bytes ? lin_bytes : mlp_bytes);
+    if (!h || !x || !q || !att || !kb || !vb || !cs || !sn || !gate || !up || !down || !scores || !lin_scratch) {
         st = vs2__fail(err, VS2_ERR_NOMEM, "out of memory for a forward pass over %lld tokens", (long long)n);
         goto done;
     }
@@ -390,21 +430,15 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
     vs2k_dump(run, "llm.embed", h, n, D);
     rope_tables(llm, pos, n, cs, sn);
 
-#define LIN(xx, rows, K, w, b, y)                                                                   \
-    do {                                                                                           \
-        if (vs2k_linear(xx, rows, K, w, b, y, run) != VS2_OK) {                                    \
-            st = vs2__fail(err, VS2_ERR_NOMEM, "out of memory in a linear layer");                 \
-            goto done;                                                                             \
-        }                                                                                          \
-    } while (0)
+#define LIN(xx, rows, w, y) llm->k->linear(xx, rows, &(w), y, lin_scratch, pool)
 
     for (int l = 0; l < llm->L; l++) {
         const layer *y = &llm->layers[l];
         /* Attention block. */
         vs2k_rmsnorm(h, n, D, y->in_norm, llm->eps, x);
-        LIN(x, n, D, y->q_w, y->q_b, q);
-        LIN(x, n, D, y->k_w, y->k_b, kb);
-        LIN(x, n, D, y->v_w, y->v_b, vb);
+        LIN(x, n, y->q, q);
+        LIN(x, n, y->k, kb);
+        LIN(x, n, y->v, vb);
         rope_apply(q, n, llm->Hq, (int)hd, cs, sn);
         rope_apply(kb, n, llm->Hkv, (int)hd, cs, sn);
         for (int g = 0; g < llm->Hkv; g++) {
@@ -415,17 +449,17 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
                 memcpy(V + i * hd, vb + i * kvd + g * hd, (size_t)hd * sizeof(float));
             }
         }
-        attention(llm, kv, l, q, L0, n, att, scores, threads);
-        LIN(att, n, qd, y->o_w, NULL, x);
+        attention(llm, kv, l, q, L0, n, att, scores, pool);
+        LIN(att, n, y->o, x);
         vs2k_add(h, x, n * D);
         /* MLP block, in row chunks: h += down(silu(gate(x)) · up(x)). */
         vs2k_rmsnorm(h, n, D, y->post_norm, llm->eps, x);
         for (int64_t r0 = 0; r0 < n; r0 += MLP_ROWS) {
             const int64_t rows = n - r0 < MLP_ROWS ? n - r0 : MLP_ROWS;
-            LIN(x + r0 * D, rows, D, y->gate, NULL, gate);
-            LIN(x + r0 * D, rows, D, y->up, NULL, up);
+            LIN(x + r0 * D, rows, y->gate, gate);
+            LIN(x + r0 * D, rows, y->up, up);
             vs2k_silu_mul(gate, up, rows * I);
-            LIN(gate, rows, I, y->down, NULL, down);
+            LIN(gate, rows, y->down, down);
             vs2k_add(h + r0 * D, down, rows * D);
         }
         if (run && run->dump) {
@@ -437,7 +471,7 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
 
     vs2k_rmsnorm(h, n, D, llm->final_norm, llm->eps, x);
     vs2k_dump(run, "llm.norm", x, n, D);
-    if (n_logits > 0) LIN(x + (n - n_logits) * D, n_logits, D, llm->lm_head, NULL, logits);
+    if (n_logits > 0) LIN(x + (n - n_logits) * D, n_logits, llm->lm_head, logits);
 #undef LIN
     kv->len = L0 + n;
     vs2__ok(err);
@@ -455,5 +489,7 @@ done:
     free(up);
     free(down);
     free(scores);
+    free(lin_scratch);
+    vs2_pool_free(own_pool);
     return st;
 }

@@ -433,7 +433,9 @@ char *vs2_result_to_json(const vs2_result *r) {
     sb_num(&b, r->repetition_penalty);
     sb_printf(&b, ",\"max_new_tokens\":%d,\"stop_ids\":[", r->max_new_tokens);
     for (int i = 0; i < r->n_stop_ids; i++) sb_printf(&b, "%s%d", i ? "," : "", (int)r->stop_ids[i]);
-    sb_printf(&b, "]},\"threads\":%d,\"timings_ms\":{\"video\":", r->threads);
+    sb_printf(&b, "]},\"threads\":%d,\"backend\":", r->threads);
+    sb_str(&b, r->backend ? r->backend : "");
+    sb_printf(&b, ",\"timings_ms\":{\"video\":");
     sb_ms(&b, r->video_ms);
     sb_puts(&b, ",\"vision\":");
     sb_ms(&b, r->vision_ms);

@@ -29,8 +29,7 @@
 #define MASKED_MAX_N 8192
 
 typedef struct vision_block {
-    const vs2_tensor *qkv_w, *qkv_b, *proj_w, *proj_b;
-    const vs2_tensor *gate_w, *gate_b, *up_w, *up_b, *down_w, *down_b;
+    vs2_weight qkv, proj, gate, up, down; /* prepared for the kernel set, with their biases */
     float *norm1, *norm2; /* widened, hidden floats each */
     int full;             /* full attention (cu_seqlens) instead of windows */
 } vision_block;
@@ -38,10 +37,11 @@ typedef struct vision_block {
 struct vs2_vision {
     vs2_vision_config cfg;
     int D, heads, hd, I, out_dim, merge, unit, vm, K;
-    const vs2_tensor *patch_w;
+    const vs2_kernels *k;
+    vs2_weight patch;
     vision_block *blocks;
     float *ln_q;
-    const vs2_tensor *m0_w, *m0_b, *m2_w, *m2_b;
+    vs2_weight m0, m2;
     float inv_freq[256]; /* hd/4 rotary frequencies */
     int masked;
 };
@@ -85,8 +85,25 @@ static vs2_status widen_vector(const vs2_tensor *t, float **out, vs2_error *err)
     return VS2_OK;
 }
 
+/* Check a weight [d0 × d1] and its bias [d0] and prepare them for the kernel set. */
+static vs2_status get_weight(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
+                             const char *wname, const char *bname, int64_t d0, int64_t d1,
+                             vs2_weight *out, vs2_error *err) {
+    const vs2_tensor *w, *b;
+    const int64_t wd[] = {d0, d1}, bd[] = {d0};
+    vs2_status st = get_tensor(mf, wname, 2, wd, &w, err);
+    if (st == VS2_OK) st = get_tensor(mf, bname, 1, bd, &b, err);
+    if (st == VS2_OK) st = vs2k_weight_prepare(k, w, b, out, pool, err);
+    return st;
+}
+
 vs2_status vs2_vision_create(const vs2_model_files *mf, vs2_vision **out, vs2_error *err) {
-    if (!out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_vision_create: out is NULL");
+    return vs2_vision_create_k(mf, &vs2k_ref, NULL, out, err);
+}
+
+vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
+                               vs2_vision **out, vs2_error *err) {
+    if (!out || !k) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_vision_create: out is NULL");
     *out = NULL;
     if (!mf) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_vision_create: model is NULL");
     const vs2_vision_config *c = &vs2_model_files_config(mf)->vision;
@@ -110,6 +127,7 @@ vs2_status vs2_vision_create(const vs2_model_files *mf, vs2_vision **out, vs2_er
     if (!v) return vs2__fail(err, VS2_ERR_NOMEM, "vision tower: out of memory");
     vs2_status st = VS2_OK;
     v->cfg = *c;
+    v->k = k;
     v->D = c->hidden_size;
     v->heads = c->num_heads;
     v->hd = hd;
@@ -121,8 +139,12 @@ vs2_status vs2_vision_create(const vs2_model_files *mf, vs2_vision **out, vs2_er
     v->K = c->in_chans * c->temporal_patch_size * c->patch_size * c->patch_size;
     const int64_t D = v->D, I = v->I, M = (int64_t)v->unit * D;
 
-    GET("visual.patch_embed.proj.weight", &v->patch_w, D, c->in_chans, c->temporal_patch_size,
-        c->patch_size, c->patch_size);
+    {
+        const vs2_tensor *t;
+        GET("visual.patch_embed.proj.weight", &t, D, c->in_chans, c->temporal_patch_size, c->patch_size,
+            c->patch_size);
+        if ((st = vs2k_weight_prepare(k, t, NULL, &v->patch, pool, err)) != VS2_OK) goto fail;
+    }
     v->blocks = calloc((size_t)c->depth, sizeof *v->blocks);
     if (!v->blocks) {
         st = vs2__fail(err, VS2_ERR_NOMEM, "vision tower: out of memory");
@@ -130,47 +152,44 @@ vs2_status vs2_vision_create(const vs2_model_files *mf, vs2_vision **out, vs2_er
     }
     for (int i = 0; i < c->depth; i++) {
         vision_block *b = &v->blocks[i];
-        char n[96];
+        char n[96], bn[96];
         const vs2_tensor *t;
-#define BT(suffix, field, ...)                                                                  \
-    snprintf(n, sizeof n, "visual.blocks.%d.%s", i, suffix);                                    \
-    GET(n, &b->field, __VA_ARGS__)
-        BT("attn.qkv.weight", qkv_w, 3 * D, D);
-        BT("attn.qkv.bias", qkv_b, 3 * D);
-        BT("attn.proj.weight", proj_w, D, D);
-        BT("attn.proj.bias", proj_b, D);
-        BT("mlp.gate_proj.weight", gate_w, I, D);
-        BT("mlp.gate_proj.bias", gate_b, I);
-        BT("mlp.up_proj.weight", up_w, I, D);
-        BT("mlp.up_proj.bias", up_b, I);
-        BT("mlp.down_proj.weight", down_w, D, I);
-        BT("mlp.down_proj.bias", down_b, D);
-#undef BT
+#define BW(module, field, d0, d1)                                                               \
+    snprintf(n, sizeof n, "visual.blocks.%d.%s.weight", i, module);                             \
+    snprintf(bn, sizeof bn, "visual.blocks.%d.%s.bias", i, module);                             \
+    if ((st = get_weight(mf, k, pool, n, bn, d0, d1, &b->field, err)) != VS2_OK) goto fail
+        BW("attn.qkv", qkv, 3 * D, D);
+        BW("attn.proj", proj, D, D);
+        BW("mlp.gate_proj", gate, I, D);
+        BW("mlp.up_proj", up, I, D);
+        BW("mlp.down_proj", down, D, I);
+#undef BW
         snprintf(n, sizeof n, "visual.blocks.%d.norm1.weight", i);
         GET(n, &t, D);
         if ((st = widen_vector(t, &b->norm1, err)) != VS2_OK) goto fail;
         snprintf(n, sizeof n, "visual.blocks.%d.norm2.weight", i);
         GET(n, &t, D);
         if ((st = widen_vector(t, &b->norm2, err)) != VS2_OK) goto fail;
-        for (int k = 0; k < c->n_fullatt; k++)
-            if (c->fullatt_block_indexes[k] == i) b->full = 1;
+        for (int f = 0; f < c->n_fullatt; f++)
+            if (c->fullatt_block_indexes[f] == i) b->full = 1;
     }
     {
         const vs2_tensor *t;
         GET("visual.merger.ln_q.weight", &t, D);
         if ((st = widen_vector(t, &v->ln_q, err)) != VS2_OK) goto fail;
     }
-    GET("visual.merger.mlp.0.weight", &v->m0_w, M, M);
-    GET("visual.merger.mlp.0.bias", &v->m0_b, M);
-    GET("visual.merger.mlp.2.weight", &v->m2_w, v->out_dim, M);
-    GET("visual.merger.mlp.2.bias", &v->m2_b, v->out_dim);
+    if ((st = get_weight(mf, k, pool, "visual.merger.mlp.0.weight", "visual.merger.mlp.0.bias", M, M, &v->m0,
+                         err)) != VS2_OK ||
+        (st = get_weight(mf, k, pool, "visual.merger.mlp.2.weight", "visual.merger.mlp.2.bias", v->out_dim, M,
+                         &v->m2, err)) != VS2_OK)
+        goto fail;
 
     /* inv_freq[k] = 1 / theta^(2k/dim), dim = hd/2, as torch computes it in float32: the
      * exponent is a float32 quotient; the power is rounded from double. */
-    for (int k = 0; k < hd / 4; k++) {
-        float e = (float)(2 * k) / (float)(hd / 2);
+    for (int f = 0; f < hd / 4; f++) {
+        float e = (float)(2 * f) / (float)(hd / 2);
         float p = (float)pow(ROPE_THETA, (double)e);
-        v->inv_freq[k] = 1.0f / p;
+        v->inv_freq[f] = 1.0f / p;
     }
     *out = v;
     return VS2_OK;
@@ -184,9 +203,15 @@ void vs2_vision_free(vs2_vision *v) {
     if (!v) return;
     if (v->blocks)
         for (int i = 0; i < v->cfg.depth; i++) {
-            free(v->blocks[i].norm1);
-            free(v->blocks[i].norm2);
+            vision_block *b = &v->blocks[i];
+            vs2_weight *ws[] = {&b->qkv, &b->proj, &b->gate, &b->up, &b->down};
+            for (size_t k = 0; k < sizeof ws / sizeof *ws; k++) vs2k_weight_free(ws[k]);
+            free(b->norm1);
+            free(b->norm2);
         }
+    vs2k_weight_free(&v->patch);
+    vs2k_weight_free(&v->m0);
+    vs2k_weight_free(&v->m2);
     free(v->blocks);
     free(v->ln_q);
     free(v);
@@ -342,30 +367,45 @@ static void attend(const vs2_vision *v, const float *qkv, int h, int64_t k0, int
 
 /* attn_out[N × D] = per-segment multi-head attention over qkv[N × 3D] (rotary applied).
  * Segments are [cu[s], cu[s+1]); one work item is one (segment, head) pair. */
+typedef struct attn_job {
+    const vs2_vision *v;
+    const float *qkv, *mask;
+    const int64_t *cu;
+    int64_t per, N, qb;
+    float *scratch, *out;
+} attn_job;
+
+static void segment_task(void *ctx, int64_t it, int thread) {
+    const attn_job *j = ctx;
+    float *sp = j->scratch + (size_t)thread * (size_t)j->per;
+    const int64_t s = it / j->v->heads, L = j->cu[s + 1] - j->cu[s];
+    attend(j->v, j->qkv, (int)(it % j->v->heads), j->cu[s], L, j->cu[s], j->cu[s + 1], NULL, 0, sp, j->out);
+}
+
 static vs2_status attention(const vs2_vision *v, const float *qkv, const int64_t *cu,
-                            int64_t nseg, float *attn_out, int threads) {
+                            int64_t nseg, float *attn_out, vs2_pool *pool) {
     int64_t maxL = 1;
     for (int64_t s = 0; s < nseg; s++) maxL = cu[s + 1] - cu[s] > maxL ? cu[s + 1] - cu[s] : maxL;
-    const int64_t items = nseg * v->heads, per = attend_scratch(v->hd, maxL);
-    if (threads > items) threads = (int)(items > 0 ? items : 1);
-    float *scratch = malloc((size_t)threads * (size_t)per * sizeof(float));
-    if (!scratch) return VS2_ERR_NOMEM;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-#endif
-    for (int64_t it = 0; it < items; it++) {
-        float *sp = scratch + (size_t)vs2k_thread_index() * (size_t)per;
-        const int64_t s = it / v->heads, L = cu[s + 1] - cu[s];
-        attend(v, qkv, (int)(it % v->heads), cu[s], L, cu[s], cu[s + 1], NULL, 0, sp, attn_out);
-    }
-    free(scratch);
+    attn_job j = {v, qkv, NULL, cu, attend_scratch(v->hd, maxL), 0, 0, NULL, attn_out};
+    j.scratch = malloc((size_t)vs2_pool_threads(pool) * (size_t)j.per * sizeof(float));
+    if (!j.scratch) return VS2_ERR_NOMEM;
+    vs2_pool_for(pool, nseg * v->heads, segment_task, &j);
+    free(j.scratch);
     return VS2_OK;
 }
 
 /* The test formulation: one attention over all N rows with an explicit N×N additive mask
  * (0 within the query's segment, -inf elsewhere). Work items: (head, block of 64 queries). */
+static void masked_task(void *ctx, int64_t it, int thread) {
+    const attn_job *j = ctx;
+    float *sp = j->scratch + (size_t)thread * (size_t)j->per;
+    const int64_t b = it / j->v->heads, q0 = b * j->qb, q1 = q0 + j->qb < j->N ? q0 + j->qb : j->N;
+    attend(j->v, j->qkv, (int)(it % j->v->heads), 0, j->N, q0, q1, j->mask + q0 * j->N, j->N, sp, j->out);
+}
+
 static vs2_status attention_masked(const vs2_vision *v, const float *qkv, int64_t N,
-                                   const int64_t *cu, int64_t nseg, float *attn_out, int threads) {
+                                   const int64_t *cu, int64_t nseg, float *attn_out, vs2_pool *pool) {
+    const int threads = vs2_pool_threads(pool);
     if (N > MASKED_MAX_N) return VS2_ERR_UNSUPPORTED;
     const int64_t per = attend_scratch(v->hd, N), qb = 64, nqb = (N + qb - 1) / qb;
     float *mask = malloc((size_t)N * (size_t)N * sizeof(float));
@@ -381,15 +421,8 @@ static vs2_status attention_masked(const vs2_vision *v, const float *qkv, int64_
         for (int64_t i = cu[s]; i < cu[s + 1]; i++) seg[i] = s;
     for (int64_t i = 0; i < N; i++)
         for (int64_t j = 0; j < N; j++) mask[i * N + j] = seg[i] == seg[j] ? 0.0f : -INFINITY;
-    const int64_t items = nqb * v->heads;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-#endif
-    for (int64_t it = 0; it < items; it++) {
-        float *sp = scratch + (size_t)vs2k_thread_index() * (size_t)per;
-        const int64_t b = it / v->heads, q0 = b * qb, q1 = q0 + qb < N ? q0 + qb : N;
-        attend(v, qkv, (int)(it % v->heads), 0, N, q0, q1, mask + q0 * N, N, sp, attn_out);
-    }
+    attn_job j = {v, qkv, mask, cu, per, N, qb, scratch, attn_out};
+    vs2_pool_for(pool, nqb * v->heads, masked_task, &j);
     free(mask);
     free(seg);
     free(scratch);
@@ -411,6 +444,13 @@ vs2_status vs2_vision_forward(const vs2_vision *v, const float *pixel_values, in
     if (!pixel_values || !out)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vision: pixel_values or out is NULL");
     const int threads = run && run->threads > 0 ? run->threads : 1;
+    vs2_pool *pool = run ? run->pool : NULL, *own_pool = NULL;
+    if (!pool && threads > 1) {
+        if (vs2_pool_create(threads, &own_pool) != VS2_OK)
+            return vs2__fail(err, VS2_ERR_NOMEM, "vision: cannot start %d threads", threads);
+        pool = own_pool;
+    }
+    const int pthreads = vs2_pool_threads(pool);
     const int64_t D = v->D, I = v->I, unit = v->unit, hd = v->hd;
     const int64_t N = (int64_t)grid_t * grid_h * grid_w, Nu = N / unit;
     const int64_t Hm = grid_h / v->merge, Wm = grid_w / v->merge;
@@ -422,6 +462,7 @@ vs2_status vs2_vision_forward(const vs2_vision *v, const float *pixel_values, in
     float *x = NULL, *nrm = NULL, *tmp = NULL, *big = NULL, *cosb = NULL, *sinb = NULL,
           *merged = NULL;
     int64_t *widx = NULL, *cu_win = NULL, *cu_full = NULL;
+    void *lin_scratch = NULL;
     uint64_t bytes_nd, bytes_big, bytes_rope, bytes_merged;
     if (!vs2__mul_ok((uint64_t)N * sizeof(float), (uint64_t)D, &bytes_nd) ||
         !vs2__mul_ok((uint64_t)N * sizeof(float), (uint64_t)wide, &bytes_big) ||
@@ -440,21 +481,22 @@ vs2_status vs2_vision_forward(const vs2_vision *v, const float *pixel_values, in
     widx = malloc((size_t)Nu * sizeof *widx);
     cu_win = malloc((size_t)max_cu * sizeof *cu_win);
     cu_full = malloc((size_t)(grid_t + 1) * sizeof *cu_full);
-    if (!x || !nrm || !tmp || !big || !cosb || !sinb || !merged || !widx || !cu_win || !cu_full) {
+    /* One scratch for every linear (kernels never allocate): the widest input is the merger's
+     * (Nu rows of merge²·hidden) or the MLP's (N rows of intermediate). */
+    size_t lin_bytes = vs2k_linear_scratch(v->k, N, v->K > D ? v->K : D, pthreads), b2, b3;
+    b2 = vs2k_linear_scratch(v->k, N, I, pthreads);
+    b3 = vs2k_linear_scratch(v->k, Nu, unit * D, pthreads);
+    lin_bytes = lin_bytes > b2 ? lin_bytes : b2;
+    lin_scratch = malloc(lin_bytes > b3 ? lin_bytes : b3);
+    if (!lin_scratch || !x || !nrm || !tmp || !big || !cosb || !sinb || !merged || !widx || !cu_win || !cu_full) {
         st = vs2__fail(err, VS2_ERR_NOMEM, "vision: out of memory for %lld patches", (long long)N);
         goto done;
     }
 
-#define LINEAR(in, rows, k, w, b, y)                                                            \
-    do {                                                                                        \
-        if (vs2k_linear(in, rows, k, w, b, y, run) != VS2_OK) {                                 \
-            st = vs2__fail(err, VS2_ERR_NOMEM, "vision: out of memory in a linear layer");      \
-            goto done;                                                                          \
-        }                                                                                       \
-    } while (0)
+#define LINEAR(in, rows, w, y) v->k->linear(in, rows, &(w), y, lin_scratch, pool)
 
     /* Patch embedding: Conv3d with stride = kernel ≡ rows · W_pᵀ over [c][tp][py][px]. */
-    LINEAR(pixel_values, N, v->K, v->patch_w, NULL, tmp);
+    LINEAR(pixel_values, N, v->patch, tmp);
     vs2k_dump(run, "vision.patch_embed", tmp, N, D);
 
     /* Window index, segments, and the regrouping of rows (in units of merge² rows). */
@@ -474,34 +516,34 @@ vs2_status vs2_vision_forward(const vs2_vision *v, const float *pixel_values, in
         const int64_t nseg = b->full ? grid_t : n_cu - 1;
         /* x = x + proj(attn(norm1(x))) */
         vs2k_rmsnorm(x, N, D, b->norm1, VISION_EPS, nrm);
-        LINEAR(nrm, N, D, b->qkv_w, b->qkv_b, big);
+        LINEAR(nrm, N, b->qkv, big);
         apply_rotary(v, big, N, cosb, sinb);
-        vs2_status a = v->masked ? attention_masked(v, big, N, cu, nseg, nrm, threads)
-                                 : attention(v, big, cu, nseg, nrm, threads);
+        vs2_status a = v->masked ? attention_masked(v, big, N, cu, nseg, nrm, pool)
+                                 : attention(v, big, cu, nseg, nrm, pool);
         if (a != VS2_OK) {
             st = a == VS2_ERR_UNSUPPORTED
                      ? vs2__fail(err, a, "vision: masked attention is limited to %d patches", MASKED_MAX_N)
                      : vs2__fail(err, a, "vision: out of memory in attention");
             goto done;
         }
-        LINEAR(nrm, N, D, b->proj_w, b->proj_b, tmp);
+        LINEAR(nrm, N, b->proj, tmp);
         vs2k_add(x, tmp, N * D);
         /* x = x + down(silu(gate(norm2(x))) · up(norm2(x))) */
         vs2k_rmsnorm(x, N, D, b->norm2, VISION_EPS, nrm);
         float *gate = big, *up = big + N * I;
-        LINEAR(nrm, N, D, b->gate_w, b->gate_b, gate);
-        LINEAR(nrm, N, D, b->up_w, b->up_b, up);
+        LINEAR(nrm, N, b->gate, gate);
+        LINEAR(nrm, N, b->up, up);
         vs2k_silu_mul(gate, up, N * I);
-        LINEAR(gate, N, I, b->down_w, b->down_b, tmp);
+        LINEAR(gate, N, b->down, tmp);
         vs2k_add(x, tmp, N * D);
         dump_block(run, i, x, N, D);
     }
 
     /* Merger: ln_q per row, merge² consecutive rows as one, Linear, GELU (erf), Linear. */
     vs2k_rmsnorm(x, N, D, v->ln_q, VISION_EPS, nrm);
-    LINEAR(nrm, Nu, unit * D, v->m0_w, v->m0_b, big);
+    LINEAR(nrm, Nu, v->m0, big);
     vs2k_gelu(big, Nu * unit * D);
-    LINEAR(big, Nu, unit * D, v->m2_w, v->m2_b, merged);
+    LINEAR(big, Nu, v->m2, merged);
     vs2k_dump(run, "vision.merger", merged, Nu, v->out_dim);
     /* Inverse window permutation: out[widx[k]] = merged[k]. */
     for (int64_t k = 0; k < Nu; k++)
@@ -520,5 +562,7 @@ done:
     free(widx);
     free(cu_win);
     free(cu_full);
+    free(lin_scratch);
+    vs2_pool_free(own_pool);
     return st;
 }

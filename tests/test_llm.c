@@ -107,7 +107,7 @@ static vs2_status fwd(const model *m, vs2_kv_cache *kv, const int32_t *ids, int6
     int64_t p[3 * 512];
     slice_pos(pos, n, a, b, p);
     int64_t v0 = count_video(ids, a), nv = count_video(ids + a, b - a);
-    vs2_run run = {threads, NULL, NULL};
+    vs2_run run = {.threads = threads};
     return vs2_llm_forward(m->llm, kv, ids + a, b - a, nv ? video + v0 * m->D : NULL, nv, p, logits, n_logits, &run,
                            err);
 }
@@ -214,7 +214,7 @@ static void test_decode_positions(void) {
     double worst = rel_err(row, full + (n - 1) * V, V);
     for (int64_t c = n; c < N; c++) {
         int64_t p3[3] = {c + delta, c + delta, c + delta};
-        vs2_run run = {2, NULL, NULL};
+        vs2_run run = {.threads = 2};
         CHECK_EQ_INT(vs2_llm_forward(m.llm, kv, ids + c, 1, NULL, 0, p3, row, 1, &run, &err), VS2_OK);
         double e = rel_err(row, full + c * V, V);
         worst = e > worst ? e : worst;
@@ -304,7 +304,7 @@ static void check_head(const char *name, const char *head_tensor) {
     int64_t pos[18];
     for (int i = 0; i < 18; i++) pos[i] = i % 6;
     dumps d = {0};
-    vs2_run run = {2, on_dump, &d};
+    vs2_run run = {.threads = 2, .dump = on_dump, .dump_user = &d};
     float *logits = malloc((size_t)(2 * m.V) * sizeof(float));
     vs2_kv_cache *kv = NULL;
     vs2_error err;
@@ -359,7 +359,7 @@ static void test_video_injection(void) {
     vs2_grid g = {1, 2, 4, 1.0};
     CHECK_EQ_INT(vs2_rope_index(m.cfg, ids, n, &g, 1, pos, &delta, NULL), VS2_OK);
     dumps d = {0};
-    vs2_run run = {1, on_dump, &d};
+    vs2_run run = {.threads = 1, .dump = on_dump, .dump_user = &d};
     vs2_kv_cache *kv = NULL;
     CHECK_EQ_INT(vs2_kv_cache_create(m.llm, n, &kv, NULL), VS2_OK);
     CHECK_EQ_INT(vs2_llm_forward(m.llm, kv, ids, n, video, nv, pos, NULL, 0, &run, NULL), VS2_OK);
@@ -600,7 +600,7 @@ static int ref_compare(const char *dir_ckpt, const char *dir) {
     printf("  positions     exact (%lld tokens, rope_delta %lld)\n", (long long)n, (long long)delta);
 
     ref_cmp c = {dir, 1e-4, 0, 0, 0};
-    vs2_run run = {2, ref_dump, &c};
+    vs2_run run = {.threads = 2, .dump = ref_dump, .dump_user = &c};
     vs2_kv_cache *kv = NULL;
     float *logits = malloc((size_t)n_logits * (size_t)m.V * sizeof(float));
     if (vs2_kv_cache_create(m.llm, n, &kv, &err) != VS2_OK ||

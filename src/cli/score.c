@@ -18,6 +18,8 @@ static void usage(FILE *f) {
             "  --revision REV         hub revision (branch, tag or commit; default main)\n"
             "  --offline              never touch the network (as HF_HUB_OFFLINE=1)\n"
             "  --threads N            compute threads (default: one per core)\n"
+            "  --backend B            CPU kernels: auto (default; $VS2_BACKEND if set), q8 (int8, the\n"
+            "                         default on AVX-512 VNNI CPUs), ref (the exact fp32 reference path)\n"
             "prompt\n"
             "  --template eval|inf    T-EVAL (the paper's harness, default) or T-INF (vs2_inference.py)\n"
             "decoding (default: greedy with generation_config's repetition penalty)\n"
@@ -198,7 +200,7 @@ static void print_summary(const vs2_result *r) {
     printf("timings    video %.0f ms, vision %.0f ms, prefill %.0f ms (%lld tokens), generate %.0f ms (%zu tokens",
            r->video_ms, r->vision_ms, r->prefill_ms, (long long)r->prompt_tokens, r->generate_ms, gen);
     if (steps > 0 && r->generate_ms > 0) printf(", %.2f tokens/s", steps / (r->generate_ms / 1e3));
-    printf("), %d threads\n", r->threads);
+    printf("), %d threads, backend %s\n", r->threads, r->backend ? r->backend : "?");
 }
 
 int cmd_score(int argc, char **argv) {
@@ -287,6 +289,8 @@ int cmd_score(int argc, char **argv) {
         } else if (!strcmp(a, "--threads")) {
             if (!parse_ll(a, argv[++i], 1, 4096, &ll)) return 2;
             ep.threads = (int)ll;
+        } else if (!strcmp(a, "--backend")) {
+            ep.backend = argv[++i];
         } else if (!strcmp(a, "--min-pixels") || !strcmp(a, "--max-pixels") || !strcmp(a, "--total-pixels")) {
             if (!parse_ll(a, argv[++i], 1, (long long)1 << 40, &ll)) return 2;
             if (!strcmp(a, "--min-pixels")) sp.video.min_pixels = ll;

@@ -10,6 +10,7 @@ const char cli_scoring_help[] =
     "model (as vs2 score)\n"
     "  --model M              model directory or Hugging Face repo id (default " VS2_DEFAULT_MODEL ")\n"
     "  --revision REV  --offline  --threads N  --verbose\n"
+    "  --backend B            CPU kernels: auto (default), q8 (int8), ref (exact fp32 path)\n"
     "scoring (as vs2 score; default: T-EVAL, greedy, 1024 new tokens, 2 fps)\n"
     "  --template eval|inf  --sample  --temperature T  --top-k K  --top-p P\n"
     "  --repetition-penalty R  --seed S  --samples N  --max-new-tokens N\n"
@@ -65,7 +66,7 @@ int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i) {
     static const char *const valued[] = {"--model", "--revision", "--template", "--temperature", "--top-k",
                                          "--top-p", "--repetition-penalty", "--seed", "--samples",
                                          "--max-new-tokens", "--threads", "--fps", "--min-pixels",
-                                         "--max-pixels", "--total-pixels", NULL};
+                                         "--max-pixels", "--total-pixels", "--backend", NULL};
     int known = 0;
     for (int k = 0; valued[k]; k++) known |= !strcmp(a, valued[k]);
     if (!known) return 0;
@@ -77,6 +78,7 @@ int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i) {
     long long ll;
     double d;
     if (!strcmp(a, "--model")) s->ep.model = v;
+    else if (!strcmp(a, "--backend")) s->ep.backend = v;
     else if (!strcmp(a, "--revision")) s->hp.revision = v;
     else if (!strcmp(a, "--template")) {
         if (!strcmp(v, "eval")) s->sp.tmpl = VS2_TEMPLATE_EVAL;
