@@ -107,8 +107,153 @@ static void test_norms_and_activations(void) {
     CHECK(fabs(s[0] - e0) < 1e-6 && fabs(s[0] + s[1] + s[2] - 1) < 1e-6);
 }
 
+/* vs2k_f32_to_f16 against the IEEE 754 round-to-nearest-even definition, checked two ways:
+ * every fp16 value converts back to itself, and each midpoint between neighbours rounds to the
+ * even one (and a hair either side of it to the nearer one). */
+static void test_f32_to_f16(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x7C00; h++) { /* every finite non-negative fp16 */
+        float v = vs2k_f16_to_f32((uint16_t)h);
+        bad += vs2k_f32_to_f16(v) != h || vs2k_f32_to_f16(-v) != (h | 0x8000);
+        if (h + 1 < 0x7C00) {
+            float mid = (float)(((double)v + (double)vs2k_f16_to_f32((uint16_t)(h + 1))) / 2);
+            uint16_t even = (h & 1) ? (uint16_t)(h + 1) : (uint16_t)h;
+            bad += vs2k_f32_to_f16(mid) != even;
+            bad += vs2k_f32_to_f16(nextafterf(mid, 0.0f)) != h;
+            bad += vs2k_f32_to_f16(nextafterf(mid, INFINITY)) != h + 1;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(vs2k_f32_to_f16(65520.0f), 0x7C00); /* halfway past the max: rounds to inf */
+    CHECK_EQ_INT(vs2k_f32_to_f16(INFINITY), 0x7C00);
+    CHECK((vs2k_f32_to_f16(NAN) & 0x7C00) == 0x7C00 && (vs2k_f32_to_f16(NAN) & 0x3FF));
+}
+
+static double nmse(const float *a, const float *ref, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? num / den : num;
+}
+
+/* One linear through a kernel set with a pool of `threads`. */
+static void run_set(const vs2_kernels *k, const vs2_tensor *w, const vs2_tensor *b, const float *x,
+                    int64_t M, int threads, float *y) {
+    vs2_pool *pool = NULL;
+    vs2_weight pw;
+    vs2_error err;
+    CHECK(threads == 1 || vs2_pool_create(threads, &pool) == VS2_OK);
+    CHECK_EQ_INT(vs2k_weight_prepare(k, w, b, &pw, pool, &err), VS2_OK);
+    void *scratch = malloc(vs2k_linear_scratch(k, M, pw.K, threads));
+    k->linear(x, M, &pw, y, scratch, pool);
+    free(scratch);
+    vs2k_weight_free(&pw);
+    vs2_pool_free(pool);
+}
+
+/* The int8 sets on shapes that exercise every edge: K not a multiple of the 32-block (the
+ * patch embedding's 1176 and the vision MLP's 3420 are such), N not a multiple of the 16-row
+ * group, M across the 6-row tile and the 192-row panel.
+ * - q8-avx512vnni equals q8-portable bit for bit (same integer block sums, same fp32 fma
+ *   order; kernels_q8.c), at 1 and 2 threads;
+ * - q8 against the fp32 reference: NMSE ≤ 2e-4. Quantising both operands to 8 bits per block
+ *   of 32 gives a relative error per product of about 2·(1/254)/√3 ≈ 0.5 %, which averages
+ *   over K to an NMSE near 3e-5 for these uniform inputs; 2e-4 leaves room for the fp16
+ *   scales and small K, and a wrong block, lane or scale gives NMSE ≥ 1e-2. */
+static void test_q8_linear(void) {
+    static const int64_t shapes[][3] = {{1, 64, 48}, {5, 100, 33}, {7, 1176, 40}, {13, 342, 17},
+                                        {200, 96, 70}, {1, 3420, 16}, {6, 32, 1}};
+    const vs2_kernels *fast = NULL;
+    vs2_error err;
+    const int vnni = vs2k_cpu_has_avx512vnni();
+    if (vnni) CHECK_EQ_INT(vs2k_select("q8-avx512vnni", &fast, &err), VS2_OK);
+    else fprintf(stderr, "note: no AVX-512 VNNI here: only q8-portable is checked\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        uint16_t *w16 = malloc((size_t)(N * K) * 2), *b16 = malloc((size_t)N * 2);
+        float *x = malloc((size_t)(M * K) * 4), *yr = malloc((size_t)(M * N) * 4);
+        float *yp = malloc((size_t)(M * N) * 4), *yv = malloc((size_t)(M * N) * 4);
+        for (int64_t i = 0; i < N * K; i++) w16[i] = f32_to_bf16_trunc(frand() * 0.05f);
+        for (int64_t i = 0; i < N; i++) b16[i] = f32_to_bf16_trunc(frand());
+        for (int64_t i = 0; i < M * K; i++) x[i] = frand() * (i % 97 == 0 ? 30.0f : 1.0f); /* outliers */
+        vs2_tensor w = {.name = "w", .dtype = VS2_DTYPE_BF16, .ndim = 2, .shape = {N, K}, .data = w16};
+        vs2_tensor b = {.name = "b", .dtype = VS2_DTYPE_BF16, .ndim = 1, .shape = {N}, .data = b16};
+        run_set(&vs2k_ref, &w, &b, x, M, 1, yr);
+        run_set(&vs2k_q8_portable, &w, &b, x, M, 2, yp);
+        double e = nmse(yp, yr, M * N);
+        CHECK_MSG(e <= 2e-4, "q8 vs ref M=%lld K=%lld N=%lld: NMSE %.3g", (long long)M, (long long)K,
+                  (long long)N, e);
+        for (int t = 1; vnni && t <= 2; t++) {
+            run_set(fast, &w, &b, x, M, t, yv);
+            CHECK_MSG(!memcmp(yv, yp, (size_t)(M * N) * 4), "avx512 != portable M=%lld K=%lld N=%lld threads %d",
+                      (long long)M, (long long)K, (long long)N, t);
+        }
+        free(w16);
+        free(b16);
+        free(x);
+        free(yr);
+        free(yp);
+        free(yv);
+    }
+}
+
+/* vs2k_select: names, the environment variable and refusals name the cause. */
+static void test_select(void) {
+    const vs2_kernels *k = NULL;
+    vs2_error err;
+    unsetenv("VS2_BACKEND");
+    CHECK_EQ_INT(vs2k_select("ref", &k, &err), VS2_OK);
+    CHECK(k == &vs2k_ref);
+    CHECK_EQ_INT(vs2k_select("q8-portable", &k, &err), VS2_OK);
+    CHECK(k == &vs2k_q8_portable);
+    CHECK_EQ_INT(vs2k_select(NULL, &k, &err), VS2_OK);
+    CHECK(!strcmp(k->name, vs2k_cpu_has_avx512vnni() ? "q8-avx512vnni" : "ref"));
+    CHECK_EQ_INT(vs2k_select("fast", &k, &err), VS2_ERR_INVALID_ARG);
+    CHECK_STR_CONTAINS(err.message, "backend 'fast'");
+    setenv("VS2_BACKEND", "ref", 1);
+    CHECK_EQ_INT(vs2k_select("auto", &k, &err), VS2_OK);
+    CHECK(k == &vs2k_ref);
+    setenv("VS2_BACKEND", "nope", 1);
+    CHECK_EQ_INT(vs2k_select(NULL, &k, &err), VS2_ERR_INVALID_ARG);
+    CHECK_STR_CONTAINS(err.message, "VS2_BACKEND");
+    unsetenv("VS2_BACKEND");
+}
+
+/* The pool runs every task exactly once, with thread indices inside its size. */
+typedef struct pool_probe {
+    int *hits;
+    int threads, bad;
+} pool_probe;
+static void probe_task(void *ctx, int64_t t, int thread) {
+    pool_probe *p = ctx;
+    __atomic_add_fetch(&p->hits[t], 1, __ATOMIC_RELAXED);
+    if (thread < 0 || thread >= p->threads) __atomic_add_fetch(&p->bad, 1, __ATOMIC_RELAXED);
+}
+static void test_pool(void) {
+    for (int threads = 1; threads <= 3; threads++) {
+        vs2_pool *pool;
+        CHECK_EQ_INT(vs2_pool_create(threads, &pool), VS2_OK);
+        CHECK_EQ_INT(vs2_pool_threads(pool), threads);
+        for (int rep = 0; rep < 200; rep++) {
+            int n = 1 + rep % 37, hits[37] = {0};
+            pool_probe p = {hits, threads, 0};
+            vs2_pool_for(pool, n, probe_task, &p);
+            int ok = p.bad == 0;
+            for (int i = 0; i < n; i++) ok &= hits[i] == 1;
+            CHECK_MSG(ok, "threads %d rep %d", threads, rep);
+        }
+        vs2_pool_free(pool);
+    }
+}
+
 int main(void) {
     RUN(test_f16_values);
+    RUN(test_f32_to_f16);
+    RUN(test_q8_linear);
+    RUN(test_select);
+    RUN(test_pool);
     RUN(test_linear);
     RUN(test_linear_threads_identical);
     RUN(test_norms_and_activations);

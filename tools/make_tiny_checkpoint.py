@@ -118,11 +118,30 @@ F32_HI = BF16_HI
 F16_HI = _table(lambda r: (r & 0x80) | ((8 + ((r >> 2) & 3)) << 2) | (r & 3))  # exponent 8..11
 
 
-def random_bytes(rng, n, dtype):
-    """n elements of random values of the given dtype, little-endian."""
+def boosted(table, m):
+    """The bf16/f32 top-byte table with the exponent raised by 2·m (values × 4^m)."""
+    return _table(lambda r: (table[r] & 0x80) | ((table[r] & 0x7F) + m))
+
+
+# --sharp: tensors scaled by 4^m (same random draws, so the other tensors are unchanged).
+# q/k ×4 each make attention scores ×16 (peaked softmax); the final norm ×16 and the head ×256
+# ×64 spread the logits over several units (a real model's scale), so next-token distributions are far from ties and a
+# backend's top-1 agreement, KL and greedy tokens mean something.
+SHARP = [(".self_attn.q_proj.", 1), (".self_attn.k_proj.", 1), (".attn.qkv.", 1),
+         ("model.norm.weight", 2), ("lm_head.weight", 3)]
+
+
+def sharp_boost(name):
+    return next((m for key, m in SHARP if key in name), 0)
+
+
+def random_bytes(rng, n, dtype, boost=0):
+    """n elements of random values of the given dtype, little-endian (× 4^boost)."""
     size = DTYPES[dtype][1]
     b = bytearray(rng.randbytes(n * size))
     hi = {"bf16": BF16_HI, "f16": F16_HI, "f32": F32_HI}[dtype]
+    if boost:
+        hi = boosted(hi, boost)
     b[size - 1::size] = bytes(b[size - 1::size]).translate(hi)
     return bytes(b)
 
@@ -145,7 +164,7 @@ def value_sum(data, dtype):
     return math.fsum(a)
 
 
-def write_shard(path, entries, dtype, rng, sparse, names):
+def write_shard(path, entries, dtype, rng, sparse, names, sharp=False):
     """entries: [(hub name, shape)]; returns manifest rows. Header padded to 8 bytes."""
     st_dtype, esize = DTYPES[dtype]
     header, off, rows = {}, 0, []
@@ -170,7 +189,7 @@ def write_shard(path, entries, dtype, rng, sparse, names):
             if sparse:
                 row["crc32"] = row["sum"] = None
             else:
-                data = random_bytes(rng, numel(shape), dtype)
+                data = random_bytes(rng, numel(shape), dtype, sharp_boost(name) if sharp else 0)
                 f.write(data)
                 row["crc32"] = zlib.crc32(data)
                 row["sum"] = value_sum(data, dtype)
@@ -328,7 +347,12 @@ def main():
     ap.add_argument("--fullatt", help="comma-separated full-attention block indexes")
     ap.add_argument("--mrope", help="comma-separated mrope_section (sums to head_dim/2)")
     ap.add_argument("--no-generation-config", action="store_true")
+    ap.add_argument("--sharp", action="store_true",
+                    help="scale q/k, the final norm and the head (bf16/f32, untied) so that "
+                         "attention and next-token distributions are peaked")
     a = ap.parse_args()
+    if a.sharp and (a.dtype == "f16" or a.tie):
+        sys.exit("--sharp needs --dtype bf16 or f32 and an untied head")
 
     g = dict(PRESETS[a.preset])
     for k in g:
@@ -365,7 +389,8 @@ def main():
     for i, grp in enumerate(groups):
         fname = (f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors" if a.shards > 1
                  else "model.safetensors")
-        rows, nbytes = write_shard(os.path.join(a.out, fname), grp, a.dtype, rng, sparse, a.names)
+        rows, nbytes = write_shard(os.path.join(a.out, fname), grp, a.dtype, rng, sparse, a.names,
+                                   a.sharp)
         manifest += rows
         total += nbytes
         for r in rows:
