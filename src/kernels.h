@@ -112,6 +112,11 @@ typedef struct vs2_kernels {
     /* y[M×N] = x[M×K]·Wᵀ (+ bias). scratch: vs2k_linear_scratch(M, w, threads) bytes. */
     void (*linear)(const float *x, int64_t M, const vs2_weight *w, float *y, void *scratch,
                    vs2_pool *pool);
+    /* Attention of nrows query rows (qbuf: nrows × hd, already × 1/√hd) over keys K and values
+     * V (row stride kv_stride floats); row r sees keys [0, lim[r]). obuf: nrows × hd. scratch:
+     * vs2k_attend_scratch(nrows, max lim, hd) bytes. NULL: the caller's reference loops. */
+    void (*attend)(const float *qbuf, int64_t nrows, const int64_t *lim, const float *K,
+                   const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
 } vs2_kernels;
 
 /* The set for a name: "ref", "q8" (the fastest int8 set this CPU runs), "q8-avx512vnni",
@@ -149,6 +154,11 @@ float vs2k_f32_to_f16_value(float f); /* f rounded to fp16 and back (nearest eve
 uint16_t vs2k_f32_to_f16(float f);
 /* The AVX-512 VNNI tile loop (kernels_q8_avx512.c; compiled with AVX-512 flags, called only
  * after the CPU check): y rows [m0, m1) × row groups [g0, g1). */
+/* The AVX-512 attention (scores as a small GEMM against 32 transposed keys at a time, a
+ * vector exp in the softmax, P·V with values streamed once per 3 rows); needs hd % 16 == 0. */
+void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *K,
+                        const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
+size_t vs2k_attend_scratch(int64_t nrows, int64_t Lk, int hd);
 void vs2k_q8_tiles_avx512(const vs2_q8_act *a, int64_t m0, int64_t m1, const vs2_weight *w,
                           int64_t g0, int64_t g1, float *y);
 

@@ -12,6 +12,7 @@
 #include "kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 static inline __attribute__((always_inline)) void
@@ -99,5 +100,135 @@ void vs2k_q8_tiles_avx512(const vs2_q8_act *a, int64_t m0, int64_t m1, const vs2
 void vs2k_q8_tiles_avx512(const vs2_q8_act *a, int64_t m0, int64_t m1, const vs2_weight *w,
                           int64_t g0, int64_t g1, float *y) {
     (void)a, (void)m0, (void)m1, (void)w, (void)g0, (void)g1, (void)y;
+}
+#endif
+
+/* ---- fp32 attention (the fast sets' attention; kernels.h: vs2k_attend_avx512) ------------------ */
+#if defined(__x86_64__)
+/* e^x for x ≤ 0 (max-subtracted scores), Cephes' expf: x = n·ln2 + r, |r| ≤ ln2/2, a degree-6
+ * polynomial for e^r, then × 2^n (scalef). Relative error ≤ 2 ulp; e^x underflows to 0 below
+ * −87.3 as expf does. */
+static inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* Scores of ROWS query rows against 32 keys: S[r][0..32) = q_r · Kt[·][0..32). */
+static inline __attribute__((always_inline)) void
+score_tile(const int ROWS, const float *q, int hd, const float *kt, float *s, int64_t ldS) {
+    __m512 acc[7][2];
+    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d++) {
+        const __m512 k0 = _mm512_loadu_ps(kt + d * 32), k1 = _mm512_loadu_ps(kt + d * 32 + 16);
+        for (int r = 0; r < ROWS; r++) {
+            const __m512 qb = _mm512_set1_ps(q[(int64_t)r * hd + d]);
+            acc[r][0] = _mm512_fmadd_ps(qb, k0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(qb, k1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        _mm512_storeu_ps(s + r * ldS, acc[r][0]);
+        _mm512_storeu_ps(s + r * ldS + 16, acc[r][1]);
+    }
+}
+
+/* Softmax of s[0..lim) in place, zeros in [lim, Lkp). */
+static void softmax_row(float *s, int64_t lim, int64_t Lkp) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    int64_t j = 0;
+    for (; j + 16 <= lim; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j));
+    const __mmask16 tail = (__mmask16)((1u << (lim - j)) - 1u);
+    mx = _mm512_mask_max_ps(mx, tail, mx, _mm512_maskz_loadu_ps(tail, s + j));
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (j = 0; j + 16 <= lim; j += 16) {
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
+        _mm512_storeu_ps(s + j, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    if (tail) {
+        const __m512 e = _mm512_maskz_mov_ps(tail, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, s + j), m)));
+        _mm512_mask_storeu_ps(s + j, tail, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (j = 0; j + 16 <= lim; j += 16) _mm512_storeu_ps(s + j, _mm512_mul_ps(_mm512_loadu_ps(s + j), inv));
+    if (tail) _mm512_mask_storeu_ps(s + j, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, s + j), inv));
+    for (j = lim; j < Lkp; j++) s[j] = 0.0f;
+}
+
+/* o[r] = Σ_j p[r][j] · V[j] for ROWS rows (hd/16 ≤ 8 vectors each), keys [0, lk). */
+static inline __attribute__((always_inline)) void
+pv_tile(const int ROWS, const int NV, const float *p, int64_t ldS, const float *V, int64_t vs,
+        int64_t lk, float *o, int hd) {
+    __m512 acc[3][8];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < lk; j++) {
+        const float *vj = V + j * vs;
+        __m512 pr[3];
+        for (int r = 0; r < ROWS; r++) pr[r] = _mm512_set1_ps(p[r * ldS + j]);
+        for (int v = 0; v < NV; v++) {
+            const __m512 x = _mm512_loadu_ps(vj + 16 * v);
+            for (int r = 0; r < ROWS; r++) acc[r][v] = _mm512_fmadd_ps(pr[r], x, acc[r][v]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++) _mm512_storeu_ps(o + (int64_t)r * hd + 16 * v, acc[r][v]);
+}
+
+#define PV_CASES(nv)                                                                              \
+    case nv:                                                                                      \
+        if (rows == 3) pv_tile(3, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd);     \
+        else if (rows == 2) pv_tile(2, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd); \
+        else pv_tile(1, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd);               \
+        break;
+
+void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *K,
+                        const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf) {
+    int64_t Lk = 0;
+    for (int64_t r = 0; r < nrows; r++) Lk = lim[r] > Lk ? lim[r] : Lk;
+    const int64_t ldS = (Lk + 31) / 32 * 32;
+    float *S = scratch, *kt = scratch + nrows * ldS;
+    /* S = Q·Kᵀ in blocks of 32 keys (K transposed into kt, zero padded). */
+    for (int64_t k0 = 0; k0 < Lk; k0 += 32) {
+        const int64_t nk = Lk - k0 < 32 ? Lk - k0 : 32;
+        for (int64_t j = 0; j < 32; j++)
+            for (int d = 0; d < hd; d++) kt[d * 32 + j] = j < nk ? K[(k0 + j) * kv_stride + d] : 0.0f;
+        int64_t r = 0;
+        for (; r + 7 <= nrows; r += 7) score_tile(7, qbuf + r * hd, hd, kt, S + r * ldS + k0, ldS);
+        for (; r < nrows; r++) score_tile(1, qbuf + r * hd, hd, kt, S + r * ldS + k0, ldS);
+    }
+    for (int64_t r = 0; r < nrows; r++) softmax_row(S + r * ldS, lim[r], ldS);
+    for (int64_t r = 0; r < nrows; r += 3) {
+        const int rows = nrows - r < 3 ? (int)(nrows - r) : 3;
+        int64_t lk = 0;
+        for (int i = 0; i < rows; i++) lk = lim[r + i] > lk ? lim[r + i] : lk;
+        switch (hd / 16) {
+            PV_CASES(1)
+            PV_CASES(2)
+            PV_CASES(3)
+            PV_CASES(4)
+            PV_CASES(5)
+            PV_CASES(6)
+            PV_CASES(7)
+            PV_CASES(8)
+        }
+    }
+}
+
+size_t vs2k_attend_scratch(int64_t nrows, int64_t Lk, int hd) {
+    return ((size_t)nrows * (size_t)((Lk + 31) / 32 * 32) + (size_t)hd * 32) * sizeof(float);
 }
 #endif

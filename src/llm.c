@@ -348,10 +348,58 @@ static void attention_task(void *ctx, int64_t w, int thread) {
     }
 }
 
+/* The fast sets' attention: one task is one KV head with its group of query heads over a
+ * block of ATT_QB positions, so each key and value row is read once for group·ATT_QB query
+ * rows (7·8 = 56 at the 7B shapes). */
+#define ATT_QB 8
+
+static size_t fast_attn_scratch(const vs2_llm *m, int64_t total) {
+    const int64_t rows = (int64_t)(m->Hq / m->Hkv) * ATT_QB;
+    return 2 * (size_t)(rows * m->hd) * sizeof(float) + (size_t)rows * sizeof(int64_t) +
+           vs2k_attend_scratch(rows, total, m->hd);
+}
+
+static void fast_attention_task(void *ctx, int64_t t, int thread) {
+    const attn_job *a = ctx;
+    const vs2_llm *m = a->m;
+    const int hd = m->hd, group = m->Hq / m->Hkv;
+    const int64_t nqb = (a->n + ATT_QB - 1) / ATT_QB, g = t / nqb, i0 = (t % nqb) * ATT_QB;
+    const int64_t nq = a->n - i0 < ATT_QB ? a->n - i0 : ATT_QB, rows = group * nq;
+    const int64_t qstride = (int64_t)m->Hq * hd;
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    char *base = (char *)a->scores + (size_t)thread * fast_attn_scratch(m, a->L0 + a->n);
+    float *qbuf = (float *)base, *obuf = qbuf + group * ATT_QB * hd;
+    int64_t *lim = (int64_t *)(obuf + group * ATT_QB * hd);
+    float *scratch = (float *)(lim + group * ATT_QB);
+    for (int hh = 0; hh < group; hh++)
+        for (int64_t i = 0; i < nq; i++) {
+            const float *src = a->q + (i0 + i) * qstride + (g * group + hh) * hd;
+            float *dst = qbuf + (hh * nq + i) * hd;
+            for (int d = 0; d < hd; d++) dst[d] = src[d] * scale;
+            lim[hh * nq + i] = a->L0 + i0 + i + 1;
+        }
+    const float *K = a->kv->k + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
+    const float *V = a->kv->v + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
+    m->k->attend(qbuf, rows, lim, K, V, hd, hd, scratch, obuf);
+    for (int hh = 0; hh < group; hh++)
+        for (int64_t i = 0; i < nq; i++)
+            memcpy(a->out + (i0 + i) * qstride + (g * group + hh) * hd, obuf + (hh * nq + i) * hd,
+                   (size_t)hd * sizeof(float));
+}
+
+/* scores: per thread (L0 + n) floats for the reference loops, fast_attn_scratch bytes for a
+ * fast set's attend. */
+static size_t attention_scratch(const vs2_llm *m, int64_t total) {
+    return m->k->attend && m->hd % 16 == 0 ? fast_attn_scratch(m, total) : (size_t)total * sizeof(float);
+}
+
 static void attention(const vs2_llm *m, const vs2_kv_cache *kv, int l, const float *q, int64_t L0,
                       int64_t n, float *out, float *scores, vs2_pool *pool) {
     attn_job a = {m, kv, l, q, L0, n, out, scores};
-    vs2_pool_for(pool, (int64_t)m->Hq * n, attention_task, &a);
+    if (m->k->attend && m->hd % 16 == 0)
+        vs2_pool_for(pool, (int64_t)m->Hkv * ((n + ATT_QB - 1) / ATT_QB), fast_attention_task, &a);
+    else
+        vs2_pool_for(pool, (int64_t)m->Hq * n, attention_task, &a);
 }
 
 vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *ids, int64_t n,
@@ -410,7 +458,7 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
     float *gate = malloc((size_t)(mrows * I) * sizeof(float));
     float *up = malloc((size_t)(mrows * I) * sizeof(float));
     float *down = malloc((size_t)(mrows * D) * sizeof(float));
-    float *scores = malloc((size_t)pthreads * (size_t)total * sizeof(float));
+    float *scores = malloc((size_t)pthreads * attention_scratch(llm, total));
     /* One scratch for every linear of the pass (kernels never allocate). */
     size_t lin_bytes = vs2k_linear_scratch(llm->k, n, D > qd ? D : qd, pthreads), mlp_bytes;
     mlp_bytes = vs2k_linear_scratch(llm->k, mrows, I, pthreads);

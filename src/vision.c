@@ -382,10 +382,70 @@ static void segment_task(void *ctx, int64_t it, int thread) {
     attend(j->v, j->qkv, (int)(it % j->v->heads), j->cu[s], L, j->cu[s], j->cu[s + 1], NULL, 0, sp, j->out);
 }
 
+/* The fast sets' attention: one task is one (segment, head, block of FAST_QB queries); the
+ * kernel reads each key and value row once per block. */
+#define FAST_QB 32
+
+typedef struct fast_job {
+    const vs2_vision *v;
+    const float *qkv;
+    const int64_t *seg_of_task, *cu; /* first task of each segment; segment bounds */
+    int64_t nseg, per;
+    float *scratch, *out;
+} fast_job;
+
+static void fast_task(void *ctx, int64_t t, int thread) {
+    const fast_job *j = ctx;
+    const vs2_vision *v = j->v;
+    int64_t s = 0;
+    while (s + 1 < j->nseg && j->seg_of_task[s + 1] <= t) s++;
+    const int64_t L = j->cu[s + 1] - j->cu[s], nqb = (L + FAST_QB - 1) / FAST_QB, local = t - j->seg_of_task[s];
+    const int h = (int)(local / nqb), hd = v->hd;
+    const int64_t q0 = j->cu[s] + (local % nqb) * FAST_QB, nq = j->cu[s + 1] - q0 < FAST_QB ? j->cu[s + 1] - q0 : FAST_QB;
+    const int64_t D = v->D, stride = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *qbuf = j->scratch + (size_t)thread * (size_t)j->per, *obuf = qbuf + FAST_QB * hd;
+    int64_t *lim = (int64_t *)(obuf + FAST_QB * hd);
+    float *sc = (float *)(lim + FAST_QB);
+    for (int64_t i = 0; i < nq; i++) {
+        const float *src = j->qkv + (q0 + i) * stride + (int64_t)h * hd;
+        for (int d = 0; d < hd; d++) qbuf[i * hd + d] = src[d] * scale;
+        lim[i] = L;
+    }
+    const float *K = j->qkv + j->cu[s] * stride + D + (int64_t)h * hd;
+    v->k->attend(qbuf, nq, lim, K, K + D, stride, hd, sc, obuf);
+    for (int64_t i = 0; i < nq; i++)
+        memcpy(j->out + (q0 + i) * D + (int64_t)h * hd, obuf + i * hd, (size_t)hd * sizeof(float));
+}
+
+static vs2_status fast_attention(const vs2_vision *v, const float *qkv, const int64_t *cu,
+                                 int64_t nseg, float *attn_out, vs2_pool *pool, int64_t maxL) {
+    fast_job j = {v, qkv, NULL, cu, nseg, 0, NULL, attn_out};
+    int64_t *first = malloc((size_t)(nseg + 1) * sizeof *first);
+    /* floats per thread: q and out blocks, the limits (as int64), the kernel's scratch */
+    j.per = (int64_t)(2 * FAST_QB * v->hd + 2 * FAST_QB) +
+            (int64_t)(vs2k_attend_scratch(FAST_QB, maxL, v->hd) / sizeof(float));
+    j.scratch = malloc((size_t)vs2_pool_threads(pool) * (size_t)j.per * sizeof(float));
+    if (!first || !j.scratch) {
+        free(first);
+        free(j.scratch);
+        return VS2_ERR_NOMEM;
+    }
+    first[0] = 0;
+    for (int64_t s = 0; s < nseg; s++)
+        first[s + 1] = first[s] + v->heads * ((cu[s + 1] - cu[s] + FAST_QB - 1) / FAST_QB);
+    j.seg_of_task = first;
+    vs2_pool_for(pool, first[nseg], fast_task, &j);
+    free(first);
+    free(j.scratch);
+    return VS2_OK;
+}
+
 static vs2_status attention(const vs2_vision *v, const float *qkv, const int64_t *cu,
                             int64_t nseg, float *attn_out, vs2_pool *pool) {
     int64_t maxL = 1;
     for (int64_t s = 0; s < nseg; s++) maxL = cu[s + 1] - cu[s] > maxL ? cu[s + 1] - cu[s] : maxL;
+    if (v->k->attend && v->hd % 16 == 0) return fast_attention(v, qkv, cu, nseg, attn_out, pool, maxL);
     attn_job j = {v, qkv, NULL, cu, attend_scratch(v->hd, maxL), 0, 0, NULL, attn_out};
     j.scratch = malloc((size_t)vs2_pool_threads(pool) * (size_t)j.per * sizeof(float));
     if (!j.scratch) return VS2_ERR_NOMEM;

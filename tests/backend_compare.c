@@ -31,8 +31,8 @@
  *   errors add over layers. Tried once: a kernel reading the neighbouring row group's scales
  *   (all random scales of similar size) gives 3.6e-3 .. 4.4e-3 and fails.
  * - mean KL ≤ 2e-2 nats: the sharp checkpoints' random head spreads logits over several units
- *   across 152k tokens, so the head's own int8 error (logit NMSE ~1e-4) shows in full; 4×
- *   the measured value, far below the ≥ 0.3 of a broken kernel.
+ *   across 152k tokens, so the head's own int8 error (logit NMSE ~1e-4) shows in full: about
+ *   4× the measured value.
  * - top-1 agreement ≥ 0.95 (on 130 positions: at most 6 flips) and 64 identical greedy tokens
  *   on the sharp checkpoints, where the top two logits are rarely near a tie. */
 #define MAX_NMSE 2e-3

@@ -158,10 +158,11 @@ static void run_set(const vs2_kernels *k, const vs2_tensor *w, const vs2_tensor 
  * group, M across the 6-row tile and the 192-row panel.
  * - q8-avx512vnni equals q8-portable bit for bit (same integer block sums, same fp32 fma
  *   order; kernels_q8.c), at 1 and 2 threads;
- * - q8 against the fp32 reference: NMSE ≤ 2e-4. Quantising both operands to 8 bits per block
- *   of 32 gives a relative error per product of about 2·(1/254)/√3 ≈ 0.5 %, which averages
- *   over K to an NMSE near 3e-5 for these uniform inputs; 2e-4 leaves room for the fp16
- *   scales and small K, and a wrong block, lane or scale gives NMSE ≥ 1e-2. */
+ * - q8 against the fp32 reference: NMSE ≤ 1e-3. Quantising both operands to 8 bits per block
+ *   of 32 gives an NMSE near 3e-5 for uniform inputs; every 97th input here is a 30× outlier,
+ *   which coarsens its block's other 31 values (the case blocks exist for): measured up to
+ *   3.3e-4 on the smallest shapes, whose few outputs average little. Reading a neighbouring
+ *   row group's scales gives ~4e-3; the bit-identity check above is the exact one. */
 static void test_q8_linear(void) {
     static const int64_t shapes[][3] = {{1, 64, 48}, {5, 100, 33}, {7, 1176, 40}, {13, 342, 17},
                                         {200, 96, 70}, {1, 3420, 16}, {6, 32, 1}};
@@ -183,7 +184,7 @@ static void test_q8_linear(void) {
         run_set(&vs2k_ref, &w, &b, x, M, 1, yr);
         run_set(&vs2k_q8_portable, &w, &b, x, M, 2, yp);
         double e = nmse(yp, yr, M * N);
-        CHECK_MSG(e <= 2e-4, "q8 vs ref M=%lld K=%lld N=%lld: NMSE %.3g", (long long)M, (long long)K,
+        CHECK_MSG(e <= 1e-3, "q8 vs ref M=%lld K=%lld N=%lld: NMSE %.3g", (long long)M, (long long)K,
                   (long long)N, e);
         for (int t = 1; vnni && t <= 2; t++) {
             run_set(fast, &w, &b, x, M, t, yv);
@@ -248,7 +249,54 @@ static void test_pool(void) {
     }
 }
 
+/* The AVX-512 attention against a double-precision softmax(q·Kᵀ)·V on head sizes 16, 80 (the
+ * vision tower's) and 128 (the language model's), ragged causal limits and strided K/V rows.
+ * Limit: max |error| ≤ 2e-5 · max |out|: fp32 sums of ~hd and ~L terms (≈ 1e-6 relative) and a
+ * 2-ulp exp; a wrong key, row or limit gives errors of order 1. */
+static void test_attend(void) {
+    if (!vs2k_cpu_has_avx512vnni()) {
+        fprintf(stderr, "note: no AVX-512 here: vs2k_attend_avx512 not checked\n");
+        return;
+    }
+    static const int hds[] = {16, 80, 128};
+    for (size_t c = 0; c < 3; c++) {
+        const int hd = hds[c];
+        const int64_t nrows = 11, L = 77, stride = hd + 24;
+        float *q = malloc((size_t)(nrows * hd) * 4), *K = malloc((size_t)(L * stride) * 4);
+        float *V = malloc((size_t)(L * stride) * 4), *o = malloc((size_t)(nrows * hd) * 4);
+        float *scratch = malloc(vs2k_attend_scratch(nrows, L, hd));
+        int64_t lim[11];
+        for (int64_t i = 0; i < nrows * hd; i++) q[i] = frand() * 0.5f;
+        for (int64_t i = 0; i < L * stride; i++) K[i] = frand(), V[i] = frand();
+        for (int64_t r = 0; r < nrows; r++) lim[r] = r == 0 ? 1 : r == 1 ? L : 3 + (r * 7) % (L - 3);
+        vs2k_attend_avx512(q, nrows, lim, K, V, stride, hd, scratch, o);
+        double worst = 0, big = 0;
+        for (int64_t r = 0; r < nrows; r++) {
+            double sc[77], mx = -1e300, z = 0;
+            for (int64_t j = 0; j < lim[r]; j++) {
+                sc[j] = 0;
+                for (int d = 0; d < hd; d++) sc[j] += (double)q[r * hd + d] * K[j * stride + d];
+                mx = sc[j] > mx ? sc[j] : mx;
+            }
+            for (int64_t j = 0; j < lim[r]; j++) z += sc[j] = exp(sc[j] - mx);
+            for (int d = 0; d < hd; d++) {
+                double want = 0;
+                for (int64_t j = 0; j < lim[r]; j++) want += sc[j] / z * V[j * stride + d];
+                worst = fmax(worst, fabs(want - o[r * hd + d]));
+                big = fmax(big, fabs(want));
+            }
+        }
+        CHECK_MSG(worst <= 2e-5 * big, "hd %d: max error %.3g (max |out| %.3g)", hd, worst, big);
+        free(q);
+        free(K);
+        free(V);
+        free(o);
+        free(scratch);
+    }
+}
+
 int main(void) {
+    RUN(test_attend);
     RUN(test_f16_values);
     RUN(test_f32_to_f16);
     RUN(test_q8_linear);
