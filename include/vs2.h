@@ -645,7 +645,8 @@ typedef struct vs2_sample {
     double soft[VS2_NDIMS];
     double soft_expected[VS2_NDIMS];
     int64_t soft_index[VS2_NDIMS];
-    double generate_ms;         /* the decode loop after the first token */
+    double generate_ms;         /* from the first decode step until this sample stopped (samples
+                                   decode together, up to 8 at a time, so their times overlap) */
     double tokens_per_second;   /* decode steps / generate time; 0 when there were none */
 } vs2_sample;
 

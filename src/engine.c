@@ -341,69 +341,129 @@ static void digit_probs_of(const float *logits, int32_t n_vocab, const int32_t d
 }
 
 /* One sample: from the prefill logits to the stop token. kv holds the prompt (n_prompt). */
-static vs2_status generate_one(const vs2_engine *e, const vs2_score_params *p, vs2_result *r, int si,
-                               const vs2_ids *prompt, vs2_kv_cache *kv, const float *prefill_logits,
-                               float *logits, int64_t rope_delta, const vs2_run *run, vs2_error *err) {
-    vs2_sample *s = &r->samples[si];
-    int32_t n_vocab = vs2_llm_vocab(e->llm);
-    int maxn = r->max_new_tokens;
+/* One sample's decoding state. */
+typedef struct gen_state {
+    vs2_sampler *smp;
+    vs2_kv_cache *kv;
+    float (*probs)[5];
+    int32_t *ids;
+    size_t n;
+    int64_t steps;
+    const char *reason;
+    int done;
+    double t_end;
+} gen_state;
+
+/* The samples of one call decoded together (DECODE_BATCH at a time): each step picks every live
+ * sample's next token from its own logits row, then one vs2_llm_decode_batch pass over the
+ * weights advances them all. Sample 0 continues on the prefill's cache; the others start from
+ * copies of it. Batched decoding computes each row exactly as a lone decode would (llm.h), so
+ * the answers do not depend on the batch. */
+#define DECODE_BATCH 8
+
+static vs2_status start_sample(const vs2_engine *e, const vs2_result *r, int si, const vs2_ids *prompt,
+                               vs2_kv_cache *prefill_kv, gen_state *g, vs2_error *err) {
     vs2_sampling sp = {.do_sample = r->decoding == VS2_DECODE_SAMPLE,
                        .temperature = r->temperature,
                        .top_k = r->top_k,
                        .top_p = r->top_p,
                        .repetition_penalty = r->repetition_penalty,
                        .seed = r->seed + (uint64_t)si};
-    s->seed = sp.seed;
-    vs2_sampler *smp = NULL;
-    float(*probs)[5] = malloc((size_t)maxn * sizeof *probs);
-    int32_t *ids = malloc((size_t)maxn * sizeof *ids);
-    vs2_status st = (probs && ids) ? vs2_sampler_create(&sp, n_vocab, &smp, err)
-                                   : vs2__fail(err, VS2_ERR_NOMEM, "generate: out of memory");
-    size_t n = 0;
-    int64_t steps = 0;
-    const char *reason = "max_new_tokens";
-    double t0 = now_ms();
-    if (st == VS2_OK) {
-        vs2_kv_cache_truncate(kv, (int64_t)prompt->n);
-        vs2_sampler_accept(smp, prompt->ids, (int64_t)prompt->n);
-        memcpy(logits, prefill_logits, (size_t)n_vocab * sizeof *logits);
+    r->samples[si].seed = sp.seed;
+    g->reason = "max_new_tokens";
+    g->probs = malloc((size_t)r->max_new_tokens * sizeof *g->probs);
+    g->ids = malloc((size_t)r->max_new_tokens * sizeof *g->ids);
+    if (!g->probs || !g->ids) return vs2__fail(err, VS2_ERR_NOMEM, "generate: out of memory");
+    vs2_status st = vs2_sampler_create(&sp, vs2_llm_vocab(e->llm), &g->smp, err);
+    if (st != VS2_OK) return st;
+    vs2_sampler_accept(g->smp, prompt->ids, (int64_t)prompt->n);
+    if (si % DECODE_BATCH == 0) {
+        g->kv = prefill_kv; /* the first of each batch reuses the prefill's cache */
+        vs2_kv_cache_truncate(prefill_kv, (int64_t)prompt->n);
+        return VS2_OK;
     }
-    while (st == VS2_OK && (int)n < maxn) {
-        int32_t id = vs2_sampler_next(smp, logits);
-        if (id < 0 || id >= n_vocab) {
-            st = vs2__fail(err, VS2_ERR_INTERNAL, "generate: the sampler chose id %d of %d", (int)id, (int)n_vocab);
-            break;
+    st = vs2_kv_cache_create(e->llm, vs2_kv_cache_capacity(prefill_kv), &g->kv, err);
+    if (st == VS2_OK) st = vs2_kv_cache_copy(g->kv, prefill_kv, (int64_t)prompt->n, err);
+    return st;
+}
+
+/* Take the next token of a live sample from its logits; marks it done when it stops. */
+static vs2_status pick_token(const vs2_engine *e, const vs2_score_params *p, const vs2_result *r, int si,
+                             gen_state *g, float *logits, vs2_error *err) {
+    const int32_t n_vocab = vs2_llm_vocab(e->llm);
+    int32_t id = vs2_sampler_next(g->smp, logits);
+    if (id < 0 || id >= n_vocab)
+        return vs2__fail(err, VS2_ERR_INTERNAL, "generate: the sampler chose id %d of %d", (int)id, (int)n_vocab);
+    digit_probs_of(logits, n_vocab, e->digit_ids, g->probs[g->n]);
+    g->ids[g->n++] = id;
+    vs2_sampler_accept(g->smp, &id, 1);
+    if (p->on_token && p->on_token(p->on_token_user, si, (int)g->n - 1, id)) {
+        g->reason = "callback";
+        g->done = 1;
+    } else if (is_stop(r, id)) {
+        g->reason = "eos";
+        g->done = 1;
+    } else if ((int)g->n == r->max_new_tokens) {
+        g->done = 1;
+    }
+    return VS2_OK;
+}
+
+static vs2_status generate_batch(const vs2_engine *e, const vs2_score_params *p, vs2_result *r, int s0, int B,
+                                 const vs2_ids *prompt, vs2_kv_cache *prefill_kv, const float *prefill_logits,
+                                 int64_t rope_delta, const vs2_run *run, vs2_error *err) {
+    const int32_t n_vocab = vs2_llm_vocab(e->llm);
+    gen_state g[DECODE_BATCH];
+    memset(g, 0, sizeof g);
+    float *logits = malloc((size_t)B * (size_t)n_vocab * sizeof *logits);
+    vs2_status st = logits ? VS2_OK : vs2__fail(err, VS2_ERR_NOMEM, "generate: out of memory");
+    for (int b = 0; b < B && st == VS2_OK; b++) st = start_sample(e, r, s0 + b, prompt, prefill_kv, &g[b], err);
+    const double t0 = now_ms();
+    for (int b = 0; b < B && st == VS2_OK; b++)
+        memcpy(logits + (size_t)b * n_vocab, prefill_logits, (size_t)n_vocab * sizeof *logits);
+    while (st == VS2_OK) {
+        vs2_kv_cache *kvs[DECODE_BATCH];
+        int32_t ids[DECODE_BATCH];
+        int which[DECODE_BATCH], live = 0;
+        for (int b = 0; b < B && st == VS2_OK; b++) {
+            if (g[b].done) continue;
+            st = pick_token(e, p, r, s0 + b, &g[b], logits + (size_t)b * n_vocab, err);
+            if (g[b].done) g[b].t_end = now_ms();
+            else which[live++] = b;
         }
-        digit_probs_of(logits, n_vocab, e->digit_ids, probs[n]);
-        ids[n++] = id;
-        vs2_sampler_accept(smp, &id, 1);
-        if (p->on_token && p->on_token(p->on_token_user, si, (int)n - 1, id)) {
-            reason = "callback";
-            break;
-        }
-        if (is_stop(r, id)) {
-            reason = "eos";
-            break;
-        }
-        if ((int)n == maxn) break;
+        if (st != VS2_OK || live == 0) break;
         /* qwen25vl.md §5.5: the token at cache index c gets position c + rope_delta on all axes. */
-        int64_t c = vs2_kv_cache_len(kv);
-        int64_t pos[3] = {c + rope_delta, c + rope_delta, c + rope_delta};
-        st = vs2_llm_forward(e->llm, kv, &id, 1, NULL, 0, pos, logits, 1, run, err);
-        steps++;
+        int64_t pos[3 * DECODE_BATCH];
+        for (int k = 0; k < live; k++) {
+            gen_state *gs = &g[which[k]];
+            kvs[k] = gs->kv;
+            ids[k] = gs->ids[gs->n - 1];
+            pos[k] = pos[live + k] = pos[2 * live + k] = vs2_kv_cache_len(gs->kv) + rope_delta;
+            gs->steps++;
+        }
+        float *out = logits + (size_t)(B - live) * n_vocab; /* rows of finished samples are free */
+        st = vs2_llm_decode_batch(e->llm, kvs, live, ids, pos, out, run, err);
+        for (int k = live - 1; k >= 0 && st == VS2_OK; k--) /* back to each sample's own row */
+            memmove(logits + (size_t)which[k] * n_vocab, out + (size_t)k * n_vocab, (size_t)n_vocab * sizeof *logits);
     }
-    s->generate_ms = now_ms() - t0;
-    s->tokens_per_second = steps > 0 && s->generate_ms > 0 ? (double)steps / (s->generate_ms / 1e3) : 0;
-    vs2_sampler_free(smp);
-    if (st == VS2_OK) {
-        s->ids = ids;
-        s->n_ids = n;
-        ids = NULL;
-        st = vs2__sample_finish(e->tok, s->ids, s->n_ids, (const float(*)[5])probs, reason, maxn, s, err);
-        s->stop_reason = reason; /* static string */
+    for (int b = 0; b < B; b++) {
+        vs2_sample *s = &r->samples[s0 + b];
+        s->generate_ms = (g[b].t_end > 0 ? g[b].t_end : now_ms()) - t0;
+        s->tokens_per_second = g[b].steps > 0 && s->generate_ms > 0 ? (double)g[b].steps / (s->generate_ms / 1e3) : 0;
+        if (st == VS2_OK) {
+            s->ids = g[b].ids;
+            s->n_ids = g[b].n;
+            g[b].ids = NULL;
+            st = vs2__sample_finish(e->tok, s->ids, s->n_ids, (const float(*)[5])g[b].probs, g[b].reason,
+                                    r->max_new_tokens, s, err);
+            s->stop_reason = g[b].reason; /* static string */
+        }
+        vs2_sampler_free(g[b].smp);
+        if (g[b].kv != prefill_kv) vs2_kv_cache_free(g[b].kv);
+        free(g[b].ids);
+        free(g[b].probs);
     }
-    free(ids);
-    free(probs);
+    free(logits);
     return st;
 }
 
@@ -469,7 +529,7 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
     }
     vs2_ids ids = {0};
     char *user = NULL;
-    float *vemb = NULL, *logits = NULL, *prefill_logits = NULL;
+    float *vemb = NULL, *prefill_logits = NULL;
     int64_t *pos = NULL;
     vs2_kv_cache *kv = NULL;
     int dump_opened = 0;
@@ -508,9 +568,8 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
     int64_t n = (int64_t)ids.n, rope_delta = 0;
     vs2_grid grid = {video->grid_t, video->grid_h, video->grid_w, video->second_per_grid_t};
     pos = malloc((size_t)n * 3 * sizeof *pos);
-    logits = malloc((size_t)n_vocab * sizeof *logits);
     prefill_logits = malloc((size_t)n_vocab * sizeof *prefill_logits);
-    if (!pos || !logits || !prefill_logits) {
+    if (!pos || !prefill_logits) {
         st = vs2__fail(err, VS2_ERR_NOMEM, "score: out of memory");
         goto done;
     }
@@ -528,10 +587,12 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
     run.dump = NULL;
     run.dump_user = NULL;
 
-    for (size_t si = 0; si < r->n_samples && st == VS2_OK; si++) {
-        st = generate_one(e, p, r, (int)si, &ids, kv, prefill_logits, logits, rope_delta, &run, err);
-        r->generate_ms += r->samples[si].generate_ms;
+    t0 = now_ms();
+    for (size_t s0 = 0; s0 < r->n_samples && st == VS2_OK; s0 += DECODE_BATCH) {
+        const int B = r->n_samples - s0 < DECODE_BATCH ? (int)(r->n_samples - s0) : DECODE_BATCH;
+        st = generate_batch(e, p, r, (int)s0, B, &ids, kv, prefill_logits, rope_delta, &run, err);
     }
+    r->generate_ms = now_ms() - t0;
 
 done:
     if (dump_opened) {
@@ -545,7 +606,6 @@ done:
     vs2_kv_cache_free(kv);
     vs2_pool_free(run.pool);
     free(prefill_logits);
-    free(logits);
     free(pos);
     free(vemb);
     free(user);

@@ -260,6 +260,21 @@ void vs2_kv_cache_free(vs2_kv_cache *kv) {
 int64_t vs2_kv_cache_len(const vs2_kv_cache *kv) { return kv ? kv->len : 0; }
 int64_t vs2_kv_cache_capacity(const vs2_kv_cache *kv) { return kv ? kv->max : 0; }
 
+vs2_status vs2_kv_cache_copy(vs2_kv_cache *dst, const vs2_kv_cache *src, int64_t len, vs2_error *err) {
+    if (!dst || !src || dst->L != src->L || dst->Hkv != src->Hkv || dst->hd != src->hd || len < 0 ||
+        len > src->len || len > dst->max)
+        return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_kv_cache_copy: caches of different models or length %lld "
+                         "outside the source (%lld) or the destination (%lld)", (long long)len,
+                         src ? (long long)src->len : 0LL, dst ? (long long)dst->max : 0LL);
+    const size_t row = (size_t)src->hd * sizeof(float) * (size_t)len;
+    for (int64_t lh = 0; lh < (int64_t)src->L * src->Hkv; lh++) {
+        memcpy(dst->k + lh * dst->max * dst->hd, src->k + lh * src->max * src->hd, row);
+        memcpy(dst->v + lh * dst->max * dst->hd, src->v + lh * src->max * src->hd, row);
+    }
+    dst->len = len;
+    return VS2_OK;
+}
+
 void vs2_kv_cache_truncate(vs2_kv_cache *kv, int64_t len) {
     if (kv && len >= 0 && len < kv->len) kv->len = len;
 }
@@ -402,19 +417,43 @@ static void attention(const vs2_llm *m, const vs2_kv_cache *kv, int l, const flo
         vs2_pool_for(pool, (int64_t)m->Hq * n, attention_task, &a);
 }
 
+/* One sequence's rows in a pass: rows [r0, r0 + n) of the pass go to kv after its L0 cached
+ * positions. A prefill is one segment of n rows; batched decoding is B segments of 1 row. */
+typedef struct segment {
+    vs2_kv_cache *kv;
+    int64_t L0, r0, n;
+} segment;
+
+static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int nseg, const int32_t *ids,
+                                   int64_t n, const float *video_embeds, const int64_t *pos, float *logits,
+                                   int64_t n_logits, const vs2_run *run, vs2_error *err);
+
+static vs2_status check_cache(const vs2_llm *llm, const vs2_kv_cache *kv, int64_t n, vs2_error *err) {
+    if (kv->L != llm->L || kv->Hkv != llm->Hkv || kv->hd != llm->hd)
+        return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: the KV cache belongs to another model");
+    if (n > kv->max - kv->len)
+        return vs2__fail(err, VS2_ERR_INVALID_ARG,
+                         "KV cache overflow: %lld cached + %lld new tokens exceed its capacity of %lld",
+                         (long long)kv->len, (long long)n, (long long)kv->max);
+    return VS2_OK;
+}
+
+static vs2_status check_positions(const int64_t *pos, int64_t n, vs2_error *err) {
+    for (int64_t i = 0; i < 3 * n; i++)
+        if (pos[i] < 0 || pos[i] >= MAX_POSITION)
+            return vs2__fail(err, VS2_ERR_INVALID_ARG, "position %lld of axis %lld is %lld, outside [0, 2^24)",
+                             (long long)(i % n), (long long)(i / n), (long long)pos[i]);
+    return VS2_OK;
+}
+
 vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *ids, int64_t n,
                            const float *video_embeds, int64_t n_video, const int64_t *pos,
                            float *logits, int64_t n_logits, const vs2_run *run, vs2_error *err) {
     if (!llm || !kv || !ids || !pos)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: NULL argument");
     if (n <= 0) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: no tokens (n = %lld)", (long long)n);
-    if (kv->L != llm->L || kv->Hkv != llm->Hkv || kv->hd != llm->hd)
-        return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: the KV cache belongs to another model");
-    const int64_t L0 = kv->len;
-    if (n > kv->max - L0)
-        return vs2__fail(err, VS2_ERR_INVALID_ARG,
-                         "KV cache overflow: %lld cached + %lld new tokens exceed its capacity of %lld",
-                         (long long)L0, (long long)n, (long long)kv->max);
+    vs2_status st = check_cache(llm, kv, n, err);
+    if (st != VS2_OK) return st;
     if (logits && (n_logits < 0 || n_logits > n))
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "n_logits %lld is not in [0, %lld]", (long long)n_logits,
                          (long long)n);
@@ -430,11 +469,40 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
         return vs2__fail(err, VS2_ERR_INVALID_ARG,
                          "%lld <|video_pad|> tokens in the ids but %lld video embedding rows%s", (long long)pads,
                          (long long)n_video, n_video > 0 && !video_embeds ? " (and video_embeds is NULL)" : "");
-    for (int64_t i = 0; i < 3 * n; i++)
-        if (pos[i] < 0 || pos[i] >= MAX_POSITION)
-            return vs2__fail(err, VS2_ERR_INVALID_ARG, "position %lld of axis %lld is %lld, outside [0, 2^24)",
-                             (long long)(i % n), (long long)(i / n), (long long)pos[i]);
+    if ((st = check_positions(pos, n, err)) != VS2_OK) return st;
+    segment seg = {kv, kv->len, 0, n};
+    return forward_segments(llm, &seg, 1, ids, n, video_embeds, pos, logits, n_logits, run, err);
+}
 
+vs2_status vs2_llm_decode_batch(const vs2_llm *llm, vs2_kv_cache *const *kvs, int B, const int32_t *ids,
+                                const int64_t *pos, float *logits, const vs2_run *run, vs2_error *err) {
+    if (!llm || !kvs || !ids || !pos || !logits || B < 1 || B > VS2_MAX_DECODE_BATCH)
+        return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_decode_batch: NULL argument or batch %d outside [1, %d]",
+                         B, VS2_MAX_DECODE_BATCH);
+    segment segs[VS2_MAX_DECODE_BATCH];
+    vs2_status st;
+    for (int b = 0; b < B; b++) {
+        if (!kvs[b]) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_decode_batch: cache %d is NULL", b);
+        for (int c = 0; c < b; c++)
+            if (kvs[c] == kvs[b])
+                return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_decode_batch: caches %d and %d are the same", c, b);
+        if ((st = check_cache(llm, kvs[b], 1, err)) != VS2_OK) return st;
+        if (ids[b] < 0 || ids[b] >= llm->V || ids[b] == llm->video_id)
+            return vs2__fail(err, VS2_ERR_INVALID_ARG, "sequence %d: id %d is not a text token of [0, %d)", b, ids[b],
+                             llm->V);
+        segs[b] = (segment){kvs[b], kvs[b]->len, b, 1};
+    }
+    if ((st = check_positions(pos, B, err)) != VS2_OK) return st;
+    return forward_segments(llm, segs, B, ids, B, NULL, pos, logits, B, run, err);
+}
+
+/* The pass itself: n rows (the segments' rows in order) through every layer; each segment's
+ * keys and values go to its own cache and its rows attend over that cache only. */
+static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int nseg, const int32_t *ids,
+                                   int64_t n, const float *video_embeds, const int64_t *pos, float *logits,
+                                   int64_t n_logits, const vs2_run *run, vs2_error *err) {
+    int64_t total = 0; /* the longest cache after the pass: the attention scratch's width */
+    for (int s = 0; s < nseg; s++) total = segs[s].L0 + segs[s].n > total ? segs[s].L0 + segs[s].n : total;
     const int threads = run && run->threads > 0 ? run->threads : 1;
     vs2_pool *pool = run ? run->pool : NULL, *own_pool = NULL;
     if (!pool && threads > 1) {
@@ -444,7 +512,7 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
     }
     const int pthreads = vs2_pool_threads(pool);
     const int64_t D = llm->D, hd = llm->hd, qd = (int64_t)llm->Hq * hd, kvd = (int64_t)llm->Hkv * hd,
-                  I = llm->I, half = hd / 2, total = L0 + n;
+                  I = llm->I, half = hd / 2;
     const int64_t mrows = n < MLP_ROWS ? n : MLP_ROWS;
     vs2_status st = VS2_OK;
     float *h = malloc((size_t)(n * D) * sizeof(float));
@@ -489,15 +557,18 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
         LIN(x, n, y->v, vb);
         rope_apply(q, n, llm->Hq, (int)hd, cs, sn);
         rope_apply(kb, n, llm->Hkv, (int)hd, cs, sn);
-        for (int g = 0; g < llm->Hkv; g++) {
-            float *K = kv->k + (((int64_t)l * kv->Hkv + g) * kv->max + L0) * hd;
-            float *V = kv->v + (((int64_t)l * kv->Hkv + g) * kv->max + L0) * hd;
-            for (int64_t i = 0; i < n; i++) {
-                memcpy(K + i * hd, kb + i * kvd + g * hd, (size_t)hd * sizeof(float));
-                memcpy(V + i * hd, vb + i * kvd + g * hd, (size_t)hd * sizeof(float));
+        for (int s = 0; s < nseg; s++) {
+            const segment *sg = &segs[s];
+            for (int g = 0; g < llm->Hkv; g++) {
+                float *K = sg->kv->k + (((int64_t)l * sg->kv->Hkv + g) * sg->kv->max + sg->L0) * hd;
+                float *V = sg->kv->v + (((int64_t)l * sg->kv->Hkv + g) * sg->kv->max + sg->L0) * hd;
+                for (int64_t i = 0; i < sg->n; i++) {
+                    memcpy(K + i * hd, kb + (sg->r0 + i) * kvd + g * hd, (size_t)hd * sizeof(float));
+                    memcpy(V + i * hd, vb + (sg->r0 + i) * kvd + g * hd, (size_t)hd * sizeof(float));
+                }
             }
+            attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, pool);
         }
-        attention(llm, kv, l, q, L0, n, att, scores, pool);
         LIN(att, n, y->o, x);
         vs2k_add(h, x, n * D);
         /* MLP block, in row chunks: h += down(silu(gate(x)) · up(x)). */
@@ -521,7 +592,7 @@ vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *
     vs2k_dump(run, "llm.norm", x, n, D);
     if (n_logits > 0) LIN(x + (n - n_logits) * D, n_logits, llm->lm_head, logits);
 #undef LIN
-    kv->len = L0 + n;
+    for (int s = 0; s < nseg; s++) segs[s].kv->len = segs[s].L0 + segs[s].n;
     vs2__ok(err);
 
 done:

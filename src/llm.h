@@ -31,6 +31,8 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
 void vs2_kv_cache_free(vs2_kv_cache *kv);
 int64_t vs2_kv_cache_len(const vs2_kv_cache *kv);    /* positions filled so far */
 void vs2_kv_cache_truncate(vs2_kv_cache *kv, int64_t len); /* forget positions >= len */
+/* dst holds src's first len positions (the caches of one model; dst's capacity ≥ len). */
+vs2_status vs2_kv_cache_copy(vs2_kv_cache *dst, const vs2_kv_cache *src, int64_t len, vs2_error *err);
 
 /* M-RoPE positions for one unpadded sequence (transformers 4.53.2 get_rope_index, §5.3):
  * pos is 3 rows of n (t, h, w). videos: the grids of the videos in order of appearance
@@ -58,5 +60,14 @@ int64_t vs2_kv_cache_capacity(const vs2_kv_cache *kv); /* max_tokens it was crea
 vs2_status vs2_llm_forward(const vs2_llm *llm, vs2_kv_cache *kv, const int32_t *ids, int64_t n,
                            const float *video_embeds, int64_t n_video, const int64_t *pos,
                            float *logits, int64_t n_logits, const vs2_run *run, vs2_error *err);
+
+/* Batched decoding: one new text token for each of B sequences (each with its own cache, all
+ * different), in one pass over the weights: decode reads every weight once per step, so B
+ * sequences cost little more than one. pos: 3 rows of B positions; logits: B × vocab. Same
+ * numbers as B separate vs2_llm_forward calls of one token (the int8 sets quantise each
+ * activation row by itself; the row order of a GEMM does not change a row's arithmetic). */
+#define VS2_MAX_DECODE_BATCH 64
+vs2_status vs2_llm_decode_batch(const vs2_llm *llm, vs2_kv_cache *const *kvs, int B, const int32_t *ids,
+                                const int64_t *pos, float *logits, const vs2_run *run, vs2_error *err);
 
 #endif
