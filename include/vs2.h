@@ -591,6 +591,12 @@ typedef enum vs2_decoding {
 typedef void (*vs2_dump_fn)(void *user, const char *stage, const float *x, int64_t rows,
                             int64_t cols);
 
+typedef enum vs2_phase {
+    VS2_PHASE_VISION = 0,       /* the vision tower */
+    VS2_PHASE_PREFILL = 1,      /* the language model over the prompt */
+    VS2_PHASE_GENERATE = 2      /* decoding the answer */
+} vs2_phase;
+
 typedef struct vs2_score_params {
     vs2_template tmpl;          /* VS2_TEMPLATE_EVAL (default) or VS2_TEMPLATE_INF */
     vs2_video_params video;     /* sampling and resizing (vs2_video_default_params) */
@@ -618,6 +624,12 @@ typedef struct vs2_score_params {
      * stop that sample early (it is then reported as stopped by the caller). */
     int (*on_token)(void *user, int sample, int step, int32_t id);
     void *on_token_user;
+    /* Optional: progress for a display. Called when a phase starts (done 0) and as it advances:
+     * vision per block (total = vision depth), prefill per layer (total = layers), generate
+     * per decode step (done = tokens generated so far by all samples, total = samples ×
+     * max_new_tokens, an upper bound: answers usually stop earlier). */
+    void (*on_progress)(void *user, vs2_phase phase, int64_t done, int64_t total);
+    void *on_progress_user;
 } vs2_score_params;
 
 vs2_score_params vs2_score_default_params(void);

@@ -341,6 +341,24 @@ static void digit_probs_of(const float *logits, int32_t n_vocab, const int32_t d
 }
 
 /* One sample: from the prefill logits to the stop token. kv holds the prompt (n_prompt). */
+/* Progress for params->on_progress: stage names from the forward passes become counts. */
+typedef struct progress {
+    const vs2_score_params *p;
+    int64_t vision_blocks, layers;
+    int64_t generated; /* tokens so far over all samples */
+} progress;
+
+static void report(const vs2_score_params *p, vs2_phase phase, int64_t done, int64_t total) {
+    if (p->on_progress) p->on_progress(p->on_progress_user, phase, done, total);
+}
+
+static void on_stage(void *user, const char *stage) {
+    const progress *pr = user;
+    int i;
+    if (sscanf(stage, "vision.block.%d", &i) == 1) report(pr->p, VS2_PHASE_VISION, i + 1, pr->vision_blocks);
+    else if (sscanf(stage, "llm.layer.%d", &i) == 1) report(pr->p, VS2_PHASE_PREFILL, i + 1, pr->layers);
+}
+
 /* One sample's decoding state. */
 typedef struct gen_state {
     vs2_sampler *smp;
@@ -411,7 +429,7 @@ static vs2_status pick_token(const vs2_engine *e, const vs2_score_params *p, con
 
 static vs2_status generate_batch(const vs2_engine *e, const vs2_score_params *p, vs2_result *r, int s0, int B,
                                  const vs2_ids *prompt, vs2_kv_cache *prefill_kv, const float *prefill_logits,
-                                 int64_t rope_delta, const vs2_run *run, vs2_error *err) {
+                                 int64_t rope_delta, const vs2_run *run, progress *pr, vs2_error *err) {
     const int32_t n_vocab = vs2_llm_vocab(e->llm);
     gen_state g[DECODE_BATCH];
     memset(g, 0, sizeof g);
@@ -428,6 +446,7 @@ static vs2_status generate_batch(const vs2_engine *e, const vs2_score_params *p,
         for (int b = 0; b < B && st == VS2_OK; b++) {
             if (g[b].done) continue;
             st = pick_token(e, p, r, s0 + b, &g[b], logits + (size_t)b * n_vocab, err);
+            if (st == VS2_OK && pr) report(p, VS2_PHASE_GENERATE, ++pr->generated, (int64_t)r->n_samples * r->max_new_tokens);
             if (g[b].done) g[b].t_end = now_ms();
             else which[live++] = b;
         }
@@ -551,6 +570,12 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
     if ((st = vs2_chat_video_ids(e->tok, user, (size_t)n_video, &ids, err)) != VS2_OK) goto done;
     r->prompt_tokens = (int64_t)ids.n;
 
+    progress prog = {p, cfg->vision.depth, cfg->num_hidden_layers, 0};
+    if (p->on_progress) {
+        run.stage = on_stage;
+        run.stage_user = &prog;
+    }
+
     /* Vision tower. */
     double t0 = now_ms();
     vemb = malloc((size_t)n_video * (size_t)cfg->hidden_size * sizeof *vemb);
@@ -558,12 +583,14 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
         st = vs2__fail(err, VS2_ERR_NOMEM, "score: out of memory for %lld video embeddings", (long long)n_video);
         goto done;
     }
+    report(p, VS2_PHASE_VISION, 0, cfg->vision.depth);
     st = vs2_vision_forward(e->vision, video->pixel_values, video->grid_t, video->grid_h, video->grid_w, vemb, &run,
                             err);
     if (st != VS2_OK) goto done;
     r->vision_ms = now_ms() - t0;
 
     /* Positions, KV cache, prefill. */
+    report(p, VS2_PHASE_PREFILL, 0, cfg->num_hidden_layers);
     t0 = now_ms();
     int64_t n = (int64_t)ids.n, rope_delta = 0;
     vs2_grid grid = {video->grid_t, video->grid_h, video->grid_w, video->second_per_grid_t};
@@ -586,11 +613,14 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
     /* Only the prefill is dumped: the decode steps would repeat every stage per token. */
     run.dump = NULL;
     run.dump_user = NULL;
+    run.stage = NULL;
 
+    report(p, VS2_PHASE_GENERATE, 0, (int64_t)r->n_samples * r->max_new_tokens);
     t0 = now_ms();
     for (size_t s0 = 0; s0 < r->n_samples && st == VS2_OK; s0 += DECODE_BATCH) {
         const int B = r->n_samples - s0 < DECODE_BATCH ? (int)(r->n_samples - s0) : DECODE_BATCH;
-        st = generate_batch(e, p, r, (int)s0, B, &ids, kv, prefill_logits, rope_delta, &run, err);
+        st = generate_batch(e, p, r, (int)s0, B, &ids, kv, prefill_logits, rope_delta, &run,
+                            p->on_progress ? &prog : NULL, err);
     }
     r->generate_ms = now_ms() - t0;
 

@@ -15,6 +15,7 @@
 #define TILE_FLOATS (64 * 1024)
 
 void vs2k_dump(const vs2_run *run, const char *stage, const float *x, int64_t rows, int64_t cols) {
+    if (run && run->stage) run->stage(run->stage_user, stage);
     if (run && run->dump) run->dump(run->dump_user, stage, x, rows, cols);
 }
 

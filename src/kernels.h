@@ -26,6 +26,9 @@ typedef struct vs2_run {
     /* Optional: the worker threads of this call (pool.h). NULL: the forward functions start a
      * pool of `threads` for the call themselves. */
     struct vs2_pool *pool;
+    /* Optional: told each stage's name as it completes (progress), dumps or not. */
+    void (*stage)(void *user, const char *stage);
+    void *stage_user;
 } vs2_run;
 
 /* The calling thread's index inside an OpenMP parallel region (0 outside one, or without
@@ -38,7 +41,7 @@ static inline int vs2k_thread_index(void) {
 #endif
 }
 
-/* Call run->dump if set. */
+/* Call run->stage and run->dump if set. */
 void vs2k_dump(const vs2_run *run, const char *stage, const float *x, int64_t rows, int64_t cols);
 
 static inline float vs2k_bf16_to_f32(uint16_t h) {

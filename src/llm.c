@@ -581,7 +581,7 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
             LIN(gate, rows, y->down, down);
             vs2k_add(h + r0 * D, down, rows * D);
         }
-        if (run && run->dump) {
+        if (run && (run->dump || run->stage)) {
             char stage[32];
             snprintf(stage, sizeof stage, "llm.layer.%d", l);
             vs2k_dump(run, stage, h, n, D);

@@ -490,7 +490,7 @@ static vs2_status attention_masked(const vs2_vision *v, const float *qkv, int64_
 }
 
 static void dump_block(const vs2_run *run, int i, const float *x, int64_t N, int64_t D) {
-    if (!run || !run->dump) return;
+    if (!run || (!run->dump && !run->stage)) return;
     char name[48];
     snprintf(name, sizeof name, "vision.block.%d", i);
     vs2k_dump(run, name, x, N, D);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f) {
@@ -37,6 +38,7 @@ static void usage(FILE *f) {
             "  --json / --no-json     one JSON object (default when stdout is not a terminal)\n"
             "  --dump-stages DIR      write each stage's output (fp32) and index.json to DIR\n"
             "  --verbose              log loading steps to stderr\n"
+            "  --quiet                no progress line (it is shown only when stderr is a terminal)\n"
             "\nExit status: 0 scored (also when the answer has no scores: the result says why),\n"
             "1 error, 2 bad usage.\n");
 }
@@ -79,6 +81,41 @@ static void progress_stderr(void *user, const vs2_hub_progress *p) {
     fprintf(stderr, "\r%d/%d %s %.1f/%.1f GB", p->file_index, p->n_files, p->file, (double)p->done / 1e9,
             (double)p->total / 1e9);
     if (p->finished && p->file_index == p->n_files) fputc('\n', stderr);
+}
+
+/* The live status line on a terminal (stderr): phase, progress, elapsed time and an estimate. */
+typedef struct status_line {
+    vs2_phase phase;
+    int64_t last_done;
+    struct timespec t0;
+    int shown;
+} status_line;
+
+static double since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void on_progress(void *user, vs2_phase phase, int64_t done, int64_t total) {
+    status_line *sl = user;
+    static const char *const names[] = {"vision tower", "prefill", "generating"};
+    if (done == 0 || phase != sl->phase) {
+        sl->phase = phase;
+        clock_gettime(CLOCK_MONOTONIC, &sl->t0);
+    }
+    sl->last_done = done;
+    const double el = since(&sl->t0);
+    char eta[48] = "";
+    if (phase == VS2_PHASE_GENERATE) {
+        if (el > 0 && done > 0) snprintf(eta, sizeof eta, ", %.2f tokens/s", (double)done / el);
+        fprintf(stderr, "\r\033[Kvs2 score: %s: %lld tokens, %.0f s%s", names[phase], (long long)done, el, eta);
+    } else {
+        if (done > 0 && done < total) snprintf(eta, sizeof eta, ", about %.0f s left", el / (double)done * (double)(total - done));
+        fprintf(stderr, "\r\033[Kvs2 score: %s: %lld/%lld %s, %.0f s%s", names[phase], (long long)done, (long long)total,
+                phase == VS2_PHASE_VISION ? "blocks" : "layers", el, eta);
+    }
+    sl->shown = 1;
 }
 
 static char *read_prompt_file(const char *path) {
@@ -208,7 +245,7 @@ int cmd_score(int argc, char **argv) {
     vs2_hub_params hp = vs2_hub_default_params();
     vs2_score_params sp = vs2_score_default_params();
     const char *video = NULL, *prompt = NULL, *prompt_file = NULL;
-    int json = -1, verbose = 0, sample = 0;
+    int json = -1, verbose = 0, quiet = 0, sample = 0;
     long long samples = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -223,6 +260,7 @@ int cmd_score(int argc, char **argv) {
         else if (!strcmp(a, "--sample")) sample = 1;
         else if (!strcmp(a, "--offline")) hp.offline = 1;
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) verbose = 1;
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
         else if (a[0] == '-' && a[1] == '-' && !has) {
             fprintf(stderr, "vs2 score: %s needs a value (or is unknown; see vs2 score --help)\n", a);
             return 2;
@@ -330,7 +368,15 @@ int cmd_score(int argc, char **argv) {
     ep.log_user = &verbose;
     vs2_error err;
     vs2_engine *eng = NULL;
+    const int live = !quiet && isatty(STDERR_FILENO);
+    status_line sl = {0};
+    if (live) {
+        sp.on_progress = on_progress;
+        sp.on_progress_user = &sl;
+        fprintf(stderr, "vs2 score: loading the model%s", verbose ? "\n" : "");
+    }
     if (vs2_engine_load(&ep, &eng, &err) != VS2_OK) {
+        if (live && !verbose) fputc('\n', stderr);
         fprintf(stderr, "vs2 score: %s\n", err.message);
         free(prompt_buf);
         return 1;
@@ -338,7 +384,9 @@ int cmd_score(int argc, char **argv) {
     sp.video.threads = ep.threads;
     vs2_result *r = NULL;
     int rc = 0;
-    if (vs2_score(eng, video, prompt, &sp, &r, &err) != VS2_OK) {
+    vs2_status scored = vs2_score(eng, video, prompt, &sp, &r, &err);
+    if (live) fputs("\r\033[K", stderr); /* the status line gives way to the result */
+    if (scored != VS2_OK) {
         fprintf(stderr, "vs2 score: %s\n", err.message);
         rc = 1;
     } else if (json) {
