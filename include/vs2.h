@@ -567,6 +567,11 @@ typedef struct vs2_engine_params {
      * the fp32 reference path (weights used as stored, the exact path); "q8" = int8 weights
      * and activations in blocks of 32, quantised at load. */
     const char *backend;
+    /* Where int8 sets keep their prepared weights for the next load (mmap'd, shared by
+     * processes): NULL = $VS2_WEIGHT_CACHE if set, else $VS2_CACHE_DIR, else
+     * $XDG_CACHE_HOME/vs2, else ~/.cache/vs2; "off" = never read or write a cache file.
+     * Files are named by the checkpoint's identity; deleting the directory clears it. */
+    const char *weight_cache;
     vs2_log_fn log;             /* optional: load messages (2 = info) */
     void *log_user;
 } vs2_engine_params;

@@ -11,6 +11,7 @@
 #include "sampler.h"
 #include "scores.h"
 #include "vision.h"
+#include "weight_cache.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,6 +29,7 @@ struct vs2_engine {
     vs2_llm *llm;
     int threads;
     const vs2_kernels *kernels; /* the kernel set, chosen once at load */
+    vs2_wcache *wcache;         /* the prepared weights' file, when mapped (outlives the models) */
     int32_t digit_ids[5];
     vs2_log_fn log;
     void *log_user;
@@ -67,6 +69,7 @@ void vs2_engine_free(vs2_engine *e) {
     if (!e) return;
     vs2_llm_free(e->llm);
     vs2_vision_free(e->vision);
+    vs2_wcache_close(e->wcache);
     vs2_tokenizer_free(e->tok);
     vs2_model_files_close(e->mf);
     free(e->dir);
@@ -75,14 +78,32 @@ void vs2_engine_free(vs2_engine *e) {
 
 /* The vision tower and the language model with their weights prepared for the kernel set
  * (quantising an int8 set's copies on the engine's threads). */
-static vs2_status load_models(vs2_engine *e, vs2_error *err) {
-    vs2_pool *pool = NULL;
-    if (e->threads > 1 && vs2_pool_create(e->threads, &pool) != VS2_OK)
+static vs2_status load_models(vs2_engine *e, const char *cache_opt, vs2_error *err) {
+    vs2_prep prep = {e->kernels, NULL, NULL};
+    if (e->threads > 1 && vs2_pool_create(e->threads, &prep.pool) != VS2_OK)
         return vs2__fail(err, VS2_ERR_NOMEM, "cannot start %d threads", e->threads);
-    if (e->kernels->format != VS2_WF_STORED) elog(e, 2, "preparing %s weights", e->kernels->name);
-    vs2_status st = vs2_vision_create_k(e->mf, e->kernels, pool, &e->vision, err);
-    if (st == VS2_OK) st = vs2_llm_create_k(e->mf, e->kernels, pool, &e->llm, err);
-    vs2_pool_free(pool);
+    const char *env = getenv("VS2_WEIGHT_CACHE");
+    if (!cache_opt && env && *env) cache_opt = env;
+    char *dir = NULL;
+    if (e->kernels->format != VS2_WF_STORED && !(cache_opt && !strcmp(cache_opt, "off"))) {
+        vs2_error cerr;
+        dir = cache_opt && *cache_opt ? strdup(cache_opt) : vs2_wcache_default_dir();
+        if (dir && vs2_wcache_open(dir, e->dir, e->mf, e->kernels, &e->wcache, &cerr) != VS2_OK)
+            elog(e, 1, "weight cache not used: %s", cerr.message);
+        if (e->wcache && vs2_wcache_hit(e->wcache))
+            elog(e, 2, "%s weights from %s", e->kernels->name, vs2_wcache_path(e->wcache));
+    }
+    if (!vs2_wcache_hit(e->wcache) && e->kernels->format != VS2_WF_STORED)
+        elog(e, 2, "preparing %s weights%s%s", e->kernels->name, e->wcache ? ", to be kept in " : "",
+             e->wcache ? vs2_wcache_path(e->wcache) : "");
+    prep.cache = e->wcache;
+    vs2_status st = vs2_vision_create_k(e->mf, &prep, &e->vision, err);
+    if (st == VS2_OK) st = vs2_llm_create_k(e->mf, &prep, &e->llm, err);
+    vs2_error werr;
+    if (st == VS2_OK && e->wcache && vs2_wcache_finish(e->wcache, dir, &werr) != VS2_OK)
+        elog(e, 1, "%s (the next load quantises again)", werr.message);
+    free(dir);
+    vs2_pool_free(prep.pool);
     return st;
 }
 
@@ -119,7 +140,7 @@ vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs
     if ((st = vs2_model_files_open(e->dir, &mp, &e->mf, err)) != VS2_OK) goto fail;
     if ((st = vs2_tokenizer_load(e->dir, &e->tok, err)) != VS2_OK) goto fail;
     if ((st = vs2k_select(p->backend, &e->kernels, err)) != VS2_OK) goto fail;
-    if ((st = load_models(e, err)) != VS2_OK) goto fail;
+    if ((st = load_models(e, p->weight_cache, err)) != VS2_OK) goto fail;
     vs2_digit_ids(e->tok, e->digit_ids);
     for (int d = 0; d < 5; d++)
         if (e->digit_ids[d] < 0) elog(e, 1, "digit '%d' is not a single token: no soft score can use it", d + 1);

@@ -104,6 +104,7 @@ typedef struct vs2_weight {
     float *bias;          /* N floats widened at load, or NULL */
     int64_t Np, Kp;       /* Q8: N rounded up to 16, K to 32 */
     uint8_t *q;           /* Q8: Np/16 groups of vs2k_q8_group_bytes(Kp/32) (64-byte aligned) */
+    int borrowed;         /* q points into a weight cache file's map (not freed here) */
 } vs2_weight;
 
 /* One kernel set: chosen once at load (vs2k_select), named in every result. Norms, softmax,
@@ -130,10 +131,19 @@ vs2_status vs2k_select(const char *name, const vs2_kernels **out, vs2_error *err
 extern const vs2_kernels vs2k_ref, vs2k_q8_portable;
 int vs2k_cpu_has_avx512vnni(void);
 
-/* Prepare w (format of k) from a stored [N×K] tensor and an optional [N] bias. Q8 weights are
- * quantised with the pool's threads; the stored tensor is left untouched. */
-vs2_status vs2k_weight_prepare(const vs2_kernels *k, const vs2_tensor *t, const vs2_tensor *bias,
-                               vs2_weight *w, vs2_pool *pool, vs2_error *err);
+/* How weights are prepared: the kernel set, threads for quantising, an optional weight cache
+ * (weight_cache.h: taken from its file when it matches, else quantised and added to it). */
+typedef struct vs2_prep {
+    const vs2_kernels *k;
+    vs2_pool *pool;
+    struct vs2_wcache *cache;
+} vs2_prep;
+
+/* Prepare w (format of prep->k) from a stored [N×K] tensor and an optional [N] bias. The stored
+ * tensor is never written; after quantising, its pages are released from this process. */
+vs2_status vs2k_weight_prepare(const vs2_prep *prep, const vs2_tensor *t, const vs2_tensor *bias,
+                               vs2_weight *w, vs2_error *err);
+size_t vs2k_weight_bytes(const vs2_weight *w); /* bytes of w->q (0 for stored weights) */
 void vs2k_weight_free(vs2_weight *w);
 /* Bytes of scratch k->linear needs for M rows of K inputs on `threads` threads. */
 size_t vs2k_linear_scratch(const vs2_kernels *k, int64_t M, int64_t K, int threads);

@@ -14,8 +14,13 @@
  * The AVX-512 VNNI instruction multiplies unsigned by signed bytes. Weights are stored as
  * q + 128 (unsigned) and activations stay signed; Σ(q_w + 128)·q_x = Σ q_w·q_x + 128·Σ q_x, so
  * each block's accumulator starts at −128·Σ q_x (kept per activation block). */
+#define _DEFAULT_SOURCE /* madvise */
 #include "internal.h"
 #include "kernels.h"
+#include "weight_cache.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -96,7 +101,7 @@ vs2_status vs2k_select(const char *name, const vs2_kernels **out, vs2_error *err
 void vs2k_weight_free(vs2_weight *w) {
     if (!w) return;
     free(w->bias);
-    free(w->q);
+    if (!w->borrowed) free(w->q);
     memset(w, 0, sizeof *w);
 }
 
@@ -144,8 +149,22 @@ static void quant_group(void *ctx, int64_t g, int thread) {
     }
 }
 
-vs2_status vs2k_weight_prepare(const vs2_kernels *k, const vs2_tensor *t, const vs2_tensor *bias,
-                               vs2_weight *w, vs2_pool *pool, vs2_error *err) {
+size_t vs2k_weight_bytes(const vs2_weight *w) {
+    return w->format == VS2_WF_Q8 ? (size_t)(w->Np / VS2_Q8_GROUP) * vs2k_q8_group_bytes(w->Kp / VS2_Q8_BLOCK) : 0;
+}
+
+/* Drop a quantised tensor's mmap'd pages from this process (they stay in the page cache; a
+ * later read, e.g. of an embedding row, faults them back in). */
+static void release_pages(const vs2_tensor *t) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)t->data + page - 1) & ~(page - 1), b = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+vs2_status vs2k_weight_prepare(const vs2_prep *prep, const vs2_tensor *t, const vs2_tensor *bias,
+                               vs2_weight *w, vs2_error *err) {
+    const vs2_kernels *k = prep->k;
+    vs2_pool *pool = prep->pool;
     memset(w, 0, sizeof *w);
     w->format = k->format;
     w->t = t;
@@ -162,7 +181,15 @@ vs2_status vs2k_weight_prepare(const vs2_kernels *k, const vs2_tensor *t, const 
     w->Kp = (w->K + VS2_Q8_BLOCK - 1) / VS2_Q8_BLOCK * VS2_Q8_BLOCK;
     uint64_t bytes;
     if (!vs2__mul_ok((uint64_t)(w->Np / VS2_Q8_GROUP), vs2k_q8_group_bytes(w->Kp / VS2_Q8_BLOCK), &bytes) ||
-        bytes > SIZE_MAX || !(w->q = aligned_alloc(64, (size_t)bytes))) {
+        bytes > SIZE_MAX)
+        return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' is too large to quantise", t->name);
+    const uint8_t *cached = vs2_wcache_take(prep->cache, w, (size_t)bytes);
+    if (cached) {
+        w->q = (uint8_t *)cached; /* read-only map; kernels only read */
+        w->borrowed = 1;
+        return VS2_OK;
+    }
+    if (!(w->q = aligned_alloc(64, (size_t)bytes))) {
         vs2k_weight_free(w);
         return vs2__fail(err, VS2_ERR_NOMEM, "out of memory for the int8 copy of '%s' (%.2f GB)", t->name,
                          (double)(w->Np * w->Kp) / 1e9);
@@ -174,6 +201,8 @@ vs2_status vs2k_weight_prepare(const vs2_kernels *k, const vs2_tensor *t, const 
     }
     vs2_pool_for(pool, w->Np / VS2_Q8_GROUP, quant_group, &j);
     free(j.wide);
+    release_pages(t);
+    vs2_wcache_add(prep->cache, w);
     return VS2_OK;
 }
 

@@ -109,23 +109,22 @@ void vs2_llm_free(vs2_llm *llm) {
 }
 
 vs2_status vs2_llm_create(const vs2_model_files *mf, vs2_llm **out, vs2_error *err) {
-    return vs2_llm_create_k(mf, &vs2k_ref, NULL, out, err);
+    const vs2_prep prep = {&vs2k_ref, NULL, NULL};
+    return vs2_llm_create_k(mf, &prep, out, err);
 }
 
 /* Look up a [d0 × d1] weight and its optional [d0] bias and prepare them for the kernel set. */
-static vs2_status get_weight(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
-                             const char *wname, const char *bname, int64_t d0, int64_t d1,
+static vs2_status get_weight(const vs2_model_files *mf, const vs2_prep *prep, const char *wname, const char *bname, int64_t d0, int64_t d1,
                              vs2_weight *out, vs2_error *err) {
     const vs2_tensor *w = NULL, *b = NULL;
     vs2_status st = get_tensor(mf, wname, 2, d0, d1, &w, err);
     if (st == VS2_OK && bname) st = get_tensor(mf, bname, 1, d0, 0, &b, err);
-    if (st == VS2_OK) st = vs2k_weight_prepare(k, w, b, out, pool, err);
+    if (st == VS2_OK) st = vs2k_weight_prepare(prep, w, b, out, err);
     return st;
 }
 
-vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
-                            vs2_llm **out, vs2_error *err) {
-    if (!mf || !out || !k) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_create: NULL argument");
+vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_prep *prep, vs2_llm **out, vs2_error *err) {
+    if (!mf || !out || !prep || !prep->k) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_create: NULL argument");
     *out = NULL;
     const vs2_config *c = vs2_model_files_config(mf);
     if (c->hidden_size <= 0 || c->num_hidden_layers <= 0 || c->num_attention_heads <= 0 ||
@@ -153,7 +152,7 @@ vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2
     m->V = c->vocab_size;
     m->eps = c->rms_norm_eps;
     m->video_id = c->video_token_id;
-    m->k = k;
+    m->k = prep->k;
     for (int a = 0; a < 3; a++) m->section[a] = c->mrope_section[a];
 
     const int64_t D = m->D, qd = (int64_t)m->Hq * m->hd, kvd = (int64_t)m->Hkv * m->hd, I = m->I;
@@ -170,11 +169,11 @@ vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2
     if (st != VS2_OK) goto fail;
     if (c->tie_word_embeddings) {
         /* tied: transformers ignores any stored lm_head.weight */
-        st = vs2k_weight_prepare(k, m->embed, NULL, &m->lm_head, pool, err);
+        st = vs2k_weight_prepare(prep, m->embed, NULL, &m->lm_head, err);
     } else if (!vs2_model_files_tensor(mf, "lm_head.weight")) {
         st = vs2__fail(err, VS2_ERR_MODEL, "tensor 'lm_head.weight' is missing and tie_word_embeddings is false");
     } else {
-        st = get_weight(mf, k, pool, "lm_head.weight", NULL, m->V, D, &m->lm_head, err);
+        st = get_weight(mf, prep, "lm_head.weight", NULL, m->V, D, &m->lm_head, err);
     }
     if (st != VS2_OK) goto fail;
     st = get_vector(mf, "model.norm.weight", D, &m->final_norm, err);
@@ -187,7 +186,7 @@ vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2
     if (st == VS2_OK) {                                                                             \
         snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, proj);                         \
         snprintf(bname, sizeof bname, "model.layers.%d.%s.bias", l, proj);                         \
-        st = get_weight(mf, k, pool, name, (biased) ? bname : NULL, d0, d1, &y->field, err);        \
+        st = get_weight(mf, prep, name, (biased) ? bname : NULL, d0, d1, &y->field, err);           \
     }
         W(q, "self_attn.q_proj", 1, qd, D)
         W(k, "self_attn.k_proj", 1, kvd, D)

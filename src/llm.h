@@ -20,8 +20,7 @@ typedef struct vs2_grid {
 vs2_status vs2_llm_create(const vs2_model_files *mf, vs2_llm **out, vs2_error *err);
 /* With a kernel set (kernels.h: vs2k_select): its weights are prepared here (int8 sets
  * quantise every matrix, threaded over pool, which may be NULL). */
-vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
-                            vs2_llm **out, vs2_error *err);
+vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_prep *prep, vs2_llm **out, vs2_error *err);
 void vs2_llm_free(vs2_llm *llm);
 int32_t vs2_llm_vocab(const vs2_llm *llm); /* config vocab_size: rows of lm_head (152064) */
 

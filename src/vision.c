@@ -86,24 +86,24 @@ static vs2_status widen_vector(const vs2_tensor *t, float **out, vs2_error *err)
 }
 
 /* Check a weight [d0 × d1] and its bias [d0] and prepare them for the kernel set. */
-static vs2_status get_weight(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
-                             const char *wname, const char *bname, int64_t d0, int64_t d1,
+static vs2_status get_weight(const vs2_model_files *mf, const vs2_prep *prep, const char *wname, const char *bname, int64_t d0, int64_t d1,
                              vs2_weight *out, vs2_error *err) {
     const vs2_tensor *w, *b;
     const int64_t wd[] = {d0, d1}, bd[] = {d0};
     vs2_status st = get_tensor(mf, wname, 2, wd, &w, err);
     if (st == VS2_OK) st = get_tensor(mf, bname, 1, bd, &b, err);
-    if (st == VS2_OK) st = vs2k_weight_prepare(k, w, b, out, pool, err);
+    if (st == VS2_OK) st = vs2k_weight_prepare(prep, w, b, out, err);
     return st;
 }
 
 vs2_status vs2_vision_create(const vs2_model_files *mf, vs2_vision **out, vs2_error *err) {
-    return vs2_vision_create_k(mf, &vs2k_ref, NULL, out, err);
+    const vs2_prep prep = {&vs2k_ref, NULL, NULL};
+    return vs2_vision_create_k(mf, &prep, out, err);
 }
 
-vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
-                               vs2_vision **out, vs2_error *err) {
-    if (!out || !k) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_vision_create: out is NULL");
+vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_prep *prep, vs2_vision **out,
+                               vs2_error *err) {
+    if (!out || !prep || !prep->k) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_vision_create: out is NULL");
     *out = NULL;
     if (!mf) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_vision_create: model is NULL");
     const vs2_vision_config *c = &vs2_model_files_config(mf)->vision;
@@ -127,7 +127,7 @@ vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_kernels *k, 
     if (!v) return vs2__fail(err, VS2_ERR_NOMEM, "vision tower: out of memory");
     vs2_status st = VS2_OK;
     v->cfg = *c;
-    v->k = k;
+    v->k = prep->k;
     v->D = c->hidden_size;
     v->heads = c->num_heads;
     v->hd = hd;
@@ -143,7 +143,7 @@ vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_kernels *k, 
         const vs2_tensor *t;
         GET("visual.patch_embed.proj.weight", &t, D, c->in_chans, c->temporal_patch_size, c->patch_size,
             c->patch_size);
-        if ((st = vs2k_weight_prepare(k, t, NULL, &v->patch, pool, err)) != VS2_OK) goto fail;
+        if ((st = vs2k_weight_prepare(prep, t, NULL, &v->patch, err)) != VS2_OK) goto fail;
     }
     v->blocks = calloc((size_t)c->depth, sizeof *v->blocks);
     if (!v->blocks) {
@@ -157,7 +157,7 @@ vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_kernels *k, 
 #define BW(module, field, d0, d1)                                                               \
     snprintf(n, sizeof n, "visual.blocks.%d.%s.weight", i, module);                             \
     snprintf(bn, sizeof bn, "visual.blocks.%d.%s.bias", i, module);                             \
-    if ((st = get_weight(mf, k, pool, n, bn, d0, d1, &b->field, err)) != VS2_OK) goto fail
+    if ((st = get_weight(mf, prep, n, bn, d0, d1, &b->field, err)) != VS2_OK) goto fail
         BW("attn.qkv", qkv, 3 * D, D);
         BW("attn.proj", proj, D, D);
         BW("mlp.gate_proj", gate, I, D);
@@ -178,9 +178,9 @@ vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_kernels *k, 
         GET("visual.merger.ln_q.weight", &t, D);
         if ((st = widen_vector(t, &v->ln_q, err)) != VS2_OK) goto fail;
     }
-    if ((st = get_weight(mf, k, pool, "visual.merger.mlp.0.weight", "visual.merger.mlp.0.bias", M, M, &v->m0,
+    if ((st = get_weight(mf, prep, "visual.merger.mlp.0.weight", "visual.merger.mlp.0.bias", M, M, &v->m0,
                          err)) != VS2_OK ||
-        (st = get_weight(mf, k, pool, "visual.merger.mlp.2.weight", "visual.merger.mlp.2.bias", v->out_dim, M,
+        (st = get_weight(mf, prep, "visual.merger.mlp.2.weight", "visual.merger.mlp.2.bias", v->out_dim, M,
                          &v->m2, err)) != VS2_OK)
         goto fail;
 

@@ -12,8 +12,8 @@ typedef struct vs2_vision vs2_vision;
  * such as norms may be widened). mf must outlive the vision tower. */
 vs2_status vs2_vision_create(const vs2_model_files *mf, vs2_vision **out, vs2_error *err);
 /* With a kernel set (kernels.h): weights prepared for it (int8 sets quantise every matrix). */
-vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_kernels *k, vs2_pool *pool,
-                               vs2_vision **out, vs2_error *err);
+vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_prep *prep, vs2_vision **out,
+                               vs2_error *err);
 void vs2_vision_free(vs2_vision *v);
 
 /* pixel_values: grid_t·grid_h·grid_w rows of in_chans·temporal_patch·patch² floats, in the

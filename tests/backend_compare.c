@@ -142,10 +142,11 @@ static void check_checkpoint(const char *set, const char *dir) {
     vs2_pool *pool = NULL;
     CHECK_EQ_INT(vs2_pool_create(2, &pool), VS2_OK);
     vs2_run run = {.threads = 2, .pool = pool};
-    CHECK_EQ_INT(vs2_vision_create_k(mf, &vs2k_ref, pool, &ref.vision, &err), VS2_OK);
-    CHECK_EQ_INT(vs2_llm_create_k(mf, &vs2k_ref, pool, &ref.llm, &err), VS2_OK);
-    CHECK_EQ_INT(vs2_vision_create_k(mf, fastk, pool, &fast.vision, &err), VS2_OK);
-    CHECK_EQ_INT(vs2_llm_create_k(mf, fastk, pool, &fast.llm, &err), VS2_OK);
+    const vs2_prep pr = {&vs2k_ref, pool, NULL}, pf = {fastk, pool, NULL};
+    CHECK_EQ_INT(vs2_vision_create_k(mf, &pr, &ref.vision, &err), VS2_OK);
+    CHECK_EQ_INT(vs2_llm_create_k(mf, &pr, &ref.llm, &err), VS2_OK);
+    CHECK_EQ_INT(vs2_vision_create_k(mf, &pf, &fast.vision, &err), VS2_OK);
+    CHECK_EQ_INT(vs2_llm_create_k(mf, &pf, &fast.llm, &err), VS2_OK);
     if (!ref.vision || !ref.llm || !fast.vision || !fast.llm) goto out;
 
     /* Vision tower. */

@@ -145,7 +145,8 @@ static void run_set(const vs2_kernels *k, const vs2_tensor *w, const vs2_tensor 
     vs2_weight pw;
     vs2_error err;
     CHECK(threads == 1 || vs2_pool_create(threads, &pool) == VS2_OK);
-    CHECK_EQ_INT(vs2k_weight_prepare(k, w, b, &pw, pool, &err), VS2_OK);
+    const vs2_prep prep = {k, pool, NULL};
+    CHECK_EQ_INT(vs2k_weight_prepare(&prep, w, b, &pw, &err), VS2_OK);
     void *scratch = malloc(vs2k_linear_scratch(k, M, pw.K, threads));
     k->linear(x, M, &pw, y, scratch, pool);
     free(scratch);

@@ -652,7 +652,8 @@ static void test_decode_batch(void) {
     CHECK_EQ_INT(vs2k_select("q8", &sets[1], &err), VS2_OK);
     for (int k = 0; k < 2; k++) {
         vs2_llm *llm = NULL;
-        CHECK_EQ_INT(vs2_llm_create_k(m.mf, sets[k], NULL, &llm, &err), VS2_OK);
+        const vs2_prep prep = {sets[k], NULL, NULL};
+        CHECK_EQ_INT(vs2_llm_create_k(m.mf, &prep, &llm, &err), VS2_OK);
         if (!llm) break;
         enum { B = 3, STEPS = 5 };
         vs2_kv_cache *a[B], *b[B];

@@ -21,6 +21,8 @@ static void usage(FILE *f) {
             "  --threads N            compute threads (default: one per core)\n"
             "  --backend B            CPU kernels: auto (default; $VS2_BACKEND if set), q8 (int8, the\n"
             "                         default on AVX-512 VNNI CPUs), ref (the exact fp32 reference path)\n"
+            "  --weight-cache DIR|off where int8 weights are kept for the next load (default\n"
+            "                         ~/.cache/vs2; see docs/perf.md)\n"
             "prompt\n"
             "  --template eval|inf    T-EVAL (the paper's harness, default) or T-INF (vs2_inference.py)\n"
             "decoding (default: greedy with generation_config's repetition penalty)\n"
@@ -329,6 +331,8 @@ int cmd_score(int argc, char **argv) {
             ep.threads = (int)ll;
         } else if (!strcmp(a, "--backend")) {
             ep.backend = argv[++i];
+        } else if (!strcmp(a, "--weight-cache")) {
+            ep.weight_cache = argv[++i];
         } else if (!strcmp(a, "--min-pixels") || !strcmp(a, "--max-pixels") || !strcmp(a, "--total-pixels")) {
             if (!parse_ll(a, argv[++i], 1, (long long)1 << 40, &ll)) return 2;
             if (!strcmp(a, "--min-pixels")) sp.video.min_pixels = ll;

@@ -11,6 +11,7 @@ const char cli_scoring_help[] =
     "  --model M              model directory or Hugging Face repo id (default " VS2_DEFAULT_MODEL ")\n"
     "  --revision REV  --offline  --threads N  --verbose\n"
     "  --backend B            CPU kernels: auto (default), q8 (int8), ref (exact fp32 path)\n"
+    "  --weight-cache DIR|off where int8 weights are kept for the next load (default ~/.cache/vs2)\n"
     "scoring (as vs2 score; default: T-EVAL, greedy, 1024 new tokens, 2 fps)\n"
     "  --template eval|inf  --sample  --temperature T  --top-k K  --top-p P\n"
     "  --repetition-penalty R  --seed S  --samples N  --max-new-tokens N\n"
@@ -66,7 +67,7 @@ int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i) {
     static const char *const valued[] = {"--model", "--revision", "--template", "--temperature", "--top-k",
                                          "--top-p", "--repetition-penalty", "--seed", "--samples",
                                          "--max-new-tokens", "--threads", "--fps", "--min-pixels",
-                                         "--max-pixels", "--total-pixels", "--backend", NULL};
+                                         "--max-pixels", "--total-pixels", "--backend", "--weight-cache", NULL};
     int known = 0;
     for (int k = 0; valued[k]; k++) known |= !strcmp(a, valued[k]);
     if (!known) return 0;
@@ -79,6 +80,7 @@ int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i) {
     double d;
     if (!strcmp(a, "--model")) s->ep.model = v;
     else if (!strcmp(a, "--backend")) s->ep.backend = v;
+    else if (!strcmp(a, "--weight-cache")) s->ep.weight_cache = v;
     else if (!strcmp(a, "--revision")) s->hp.revision = v;
     else if (!strcmp(a, "--template")) {
         if (!strcmp(v, "eval")) s->sp.tmpl = VS2_TEMPLATE_EVAL;
