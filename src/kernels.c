@@ -199,3 +199,66 @@ void vs2k_add(float *y, const float *x, int64_t n) {
 void vs2k_axpy(float *restrict y, float a, const float *restrict x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
+
+/* ---- Elementwise kernels over the pool --------------------------------------------------------- */
+
+#define CHUNK (64 * 1024) /* elements per task */
+
+typedef struct ew_job {
+    float *a;
+    const float *b, *w;
+    int64_t n, D;
+    double eps;
+    void (*silu)(float *, const float *, int64_t);
+} ew_job;
+
+static int64_t chunk_len(const ew_job *j, int64_t t) { return j->n - t * CHUNK < CHUNK ? j->n - t * CHUNK : CHUNK; }
+static int64_t n_chunks(int64_t n) { return (n + CHUNK - 1) / CHUNK; }
+
+static void rms_task(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    const ew_job *j = ctx;
+    const int64_t rows = CHUNK / j->D > 0 ? CHUNK / j->D : 1, r0 = t * rows;
+    const int64_t m = j->n - r0 < rows ? j->n - r0 : rows;
+    vs2k_rmsnorm(j->b + r0 * j->D, m, j->D, j->w, j->eps, j->a + r0 * j->D);
+}
+
+void vs2k_rmsnorm_par(vs2_pool *pool, const float *x, int64_t M, int64_t D, const float *weight, double eps,
+                      float *y) {
+    ew_job j = {y, x, weight, M, D, eps, NULL};
+    const int64_t rows = CHUNK / D > 0 ? CHUNK / D : 1;
+    vs2_pool_for(pool, (M + rows - 1) / rows, rms_task, &j);
+}
+
+static void silu_task(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    const ew_job *j = ctx;
+    j->silu(j->a + t * CHUNK, j->b + t * CHUNK, chunk_len(j, t));
+}
+
+void vs2k_silu_mul_par(vs2_pool *pool, const vs2_kernels *k, float *gate, const float *up, int64_t n) {
+    ew_job j = {gate, up, NULL, n, 0, 0, k && k->silu_mul ? k->silu_mul : vs2k_silu_mul};
+    vs2_pool_for(pool, n_chunks(n), silu_task, &j);
+}
+
+static void add_task(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    const ew_job *j = ctx;
+    vs2k_add(j->a + t * CHUNK, j->b + t * CHUNK, chunk_len(j, t));
+}
+
+void vs2k_add_par(vs2_pool *pool, float *y, const float *x, int64_t n) {
+    ew_job j = {y, x, NULL, n, 0, 0, NULL};
+    vs2_pool_for(pool, n_chunks(n), add_task, &j);
+}
+
+static void gelu_task(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    const ew_job *j = ctx;
+    vs2k_gelu(j->a + t * CHUNK, chunk_len(j, t));
+}
+
+void vs2k_gelu_par(vs2_pool *pool, float *x, int64_t n) {
+    ew_job j = {x, NULL, NULL, n, 0, 0, NULL};
+    vs2_pool_for(pool, n_chunks(n), gelu_task, &j);
+}

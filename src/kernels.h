@@ -121,7 +121,19 @@ typedef struct vs2_kernels {
      * vs2k_attend_scratch(nrows, max lim, hd) bytes. NULL: the caller's reference loops. */
     void (*attend)(const float *qbuf, int64_t nrows, const int64_t *lim, const float *K,
                    const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
+    /* gate[i] = silu(gate[i])·up[i] with a vector exp; NULL: vs2k_silu_mul (expf). */
+    void (*silu_mul)(float *gate, const float *up, int64_t n);
 } vs2_kernels;
+
+/* The elementwise kernels split over the pool in contiguous chunks: each element gets the same
+ * arithmetic as in the serial kernel, so results do not depend on the thread count. silu_mul
+ * uses k->silu_mul when the set has one. */
+void vs2k_rmsnorm_par(vs2_pool *pool, const float *x, int64_t M, int64_t D, const float *weight, double eps,
+                      float *y);
+void vs2k_silu_mul_par(vs2_pool *pool, const vs2_kernels *k, float *gate, const float *up, int64_t n);
+void vs2k_add_par(vs2_pool *pool, float *y, const float *x, int64_t n);
+void vs2k_gelu_par(vs2_pool *pool, float *x, int64_t n);
+void vs2k_silu_mul_avx512(float *gate, const float *up, int64_t n);
 
 /* The set for a name: "ref", "q8" (the fastest int8 set this CPU runs), "q8-avx512vnni",
  * "q8-portable", or NULL / "" / "auto" (the VS2_BACKEND environment variable if set, else the

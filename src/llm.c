@@ -550,7 +550,7 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
     for (int l = 0; l < llm->L; l++) {
         const layer *y = &llm->layers[l];
         /* Attention block. */
-        vs2k_rmsnorm(h, n, D, y->in_norm, llm->eps, x);
+        vs2k_rmsnorm_par(pool, h, n, D, y->in_norm, llm->eps, x);
         LIN(x, n, y->q, q);
         LIN(x, n, y->k, kb);
         LIN(x, n, y->v, vb);
@@ -569,16 +569,16 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
             attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, pool);
         }
         LIN(att, n, y->o, x);
-        vs2k_add(h, x, n * D);
+        vs2k_add_par(pool, h, x, n * D);
         /* MLP block, in row chunks: h += down(silu(gate(x)) · up(x)). */
-        vs2k_rmsnorm(h, n, D, y->post_norm, llm->eps, x);
+        vs2k_rmsnorm_par(pool, h, n, D, y->post_norm, llm->eps, x);
         for (int64_t r0 = 0; r0 < n; r0 += MLP_ROWS) {
             const int64_t rows = n - r0 < MLP_ROWS ? n - r0 : MLP_ROWS;
             LIN(x + r0 * D, rows, y->gate, gate);
             LIN(x + r0 * D, rows, y->up, up);
-            vs2k_silu_mul(gate, up, rows * I);
+            vs2k_silu_mul_par(pool, llm->k, gate, up, rows * I);
             LIN(gate, rows, y->down, down);
-            vs2k_add(h + r0 * D, down, rows * D);
+            vs2k_add_par(pool, h + r0 * D, down, rows * D);
         }
         if (run && (run->dump || run->stage)) {
             char stage[32];
@@ -587,7 +587,7 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
         }
     }
 
-    vs2k_rmsnorm(h, n, D, llm->final_norm, llm->eps, x);
+    vs2k_rmsnorm_par(pool, h, n, D, llm->final_norm, llm->eps, x);
     vs2k_dump(run, "llm.norm", x, n, D);
     if (n_logits > 0) LIN(x + (n - n_logits) * D, n_logits, llm->lm_head, logits);
 #undef LIN

@@ -575,7 +575,7 @@ vs2_status vs2_vision_forward(const vs2_vision *v, const float *pixel_values, in
         const int64_t *cu = b->full ? cu_full : cu_win;
         const int64_t nseg = b->full ? grid_t : n_cu - 1;
         /* x = x + proj(attn(norm1(x))) */
-        vs2k_rmsnorm(x, N, D, b->norm1, VISION_EPS, nrm);
+        vs2k_rmsnorm_par(pool, x, N, D, b->norm1, VISION_EPS, nrm);
         LINEAR(nrm, N, b->qkv, big);
         apply_rotary(v, big, N, cosb, sinb);
         vs2_status a = v->masked ? attention_masked(v, big, N, cu, nseg, nrm, pool)
@@ -587,22 +587,22 @@ vs2_status vs2_vision_forward(const vs2_vision *v, const float *pixel_values, in
             goto done;
         }
         LINEAR(nrm, N, b->proj, tmp);
-        vs2k_add(x, tmp, N * D);
+        vs2k_add_par(pool, x, tmp, N * D);
         /* x = x + down(silu(gate(norm2(x))) · up(norm2(x))) */
-        vs2k_rmsnorm(x, N, D, b->norm2, VISION_EPS, nrm);
+        vs2k_rmsnorm_par(pool, x, N, D, b->norm2, VISION_EPS, nrm);
         float *gate = big, *up = big + N * I;
         LINEAR(nrm, N, b->gate, gate);
         LINEAR(nrm, N, b->up, up);
-        vs2k_silu_mul(gate, up, N * I);
+        vs2k_silu_mul_par(pool, v->k, gate, up, N * I);
         LINEAR(gate, N, b->down, tmp);
-        vs2k_add(x, tmp, N * D);
+        vs2k_add_par(pool, x, tmp, N * D);
         dump_block(run, i, x, N, D);
     }
 
     /* Merger: ln_q per row, merge² consecutive rows as one, Linear, GELU (erf), Linear. */
-    vs2k_rmsnorm(x, N, D, v->ln_q, VISION_EPS, nrm);
+    vs2k_rmsnorm_par(pool, x, N, D, v->ln_q, VISION_EPS, nrm);
     LINEAR(nrm, Nu, v->m0, big);
-    vs2k_gelu(big, Nu * unit * D);
+    vs2k_gelu_par(pool, big, Nu * unit * D);
     LINEAR(big, Nu, v->m2, merged);
     vs2k_dump(run, "vision.merger", merged, Nu, v->out_dim);
     /* Inverse window permutation: out[widx[k]] = merged[k]. */
