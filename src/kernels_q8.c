@@ -134,7 +134,7 @@ static void quant_group(void *ctx, int64_t g, int thread) {
             if (n < w->N) {
                 memcpy(row, wide + b * VS2_Q8_BLOCK, sizeof row);
                 float amax = 0.0f;
-                for (int k = 0; k < VS2_Q8_BLOCK; k++) amax = fmaxf(amax, fabsf(row[k]));
+                for (int k = 0; k < VS2_Q8_BLOCK; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax; /* not fmaxf: a libm call */
                 d16 = vs2k_f32_to_f16(amax / 127.0f);
             } else {
                 memset(row, 0, sizeof row);
@@ -185,6 +185,11 @@ vs2_status vs2k_weight_prepare(const vs2_prep *prep, const vs2_tensor *t, const 
         bytes > SIZE_MAX)
         return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' is too large to quantise", t->name);
     const uint8_t *cached = vs2_wcache_take(prep->cache, w, (size_t)bytes);
+    if (cached && getenv("VS2_EXP_COPY")) {
+        w->q = aligned_alloc(64, (size_t)bytes);
+        memcpy(w->q, cached, (size_t)bytes);
+        return VS2_OK;
+    }
     if (cached) {
         w->q = (uint8_t *)cached; /* read-only map; kernels only read */
         w->borrowed = 1;
@@ -243,7 +248,7 @@ static void quant_row(void *ctx, int64_t m, int thread) {
     for (int64_t b = 0; b < a->nb; b++) {
         const int64_t k0 = b * VS2_Q8_BLOCK, n = j->K - k0 < VS2_Q8_BLOCK ? j->K - k0 : VS2_Q8_BLOCK;
         float amax = 0.0f;
-        for (int64_t k = 0; k < n; k++) amax = fmaxf(amax, fabsf(xr[k0 + k]));
+        for (int64_t k = 0; k < n; k++) amax = fabsf(xr[k0 + k]) > amax ? fabsf(xr[k0 + k]) : amax;
         const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
         int8_t *q = a->q + m * a->Kp + k0;
         int32_t s = 0;

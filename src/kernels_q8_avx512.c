@@ -13,6 +13,10 @@
 
 #include <immintrin.h>
 #include <math.h>
+
+#ifndef PREFETCH_BLOCKS
+#define PREFETCH_BLOCKS 8 /* how far ahead each weight stream is prefetched */
+#endif
 #include <string.h>
 
 static inline __attribute__((always_inline)) void
@@ -20,28 +24,28 @@ tile(const int MR, const int NG, const vs2_q8_act *a, int64_t m0, const vs2_weig
      float *y) {
     const int64_t nb = a->nb;
     const size_t gbytes = vs2k_q8_group_bytes(nb);
-    const uint8_t *wg[2];
+    const uint8_t *wg[4];
     for (int j = 0; j < NG; j++) wg[j] = w->q + (size_t)(g + j) * gbytes;
-    __m512 accf[6][2];
+    __m512 accf[6][4];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NG; j++) accf[i][j] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m512i acc[6][2];
-        __m512 dw[2];
-        const uint8_t *blk[2];
+        __m512i acc[6][4];
+        __m512 dw[4];
+        const uint8_t *blk[4];
         for (int j = 0; j < NG; j++) {
             blk[j] = wg[j] + (size_t)b * VS2_Q8_WBYTES;
             const uint8_t *sc = wg[j] + (size_t)nb * VS2_Q8_WBYTES + (size_t)b * 2 * VS2_Q8_GROUP;
             dw[j] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sc));
             for (int l = 0; l < VS2_Q8_WBYTES; l += 64)
-                _mm_prefetch((const char *)(blk[j] + 4 * VS2_Q8_WBYTES + l), _MM_HINT_T0);
+                _mm_prefetch((const char *)(blk[j] + PREFETCH_BLOCKS * VS2_Q8_WBYTES + l), _MM_HINT_T0);
         }
         for (int i = 0; i < MR; i++) {
             const __m512i c = _mm512_set1_epi32(-128 * a->s[(m0 + i) * nb + b]);
             for (int j = 0; j < NG; j++) acc[i][j] = c;
         }
         for (int kq = 0; kq < VS2_Q8_BLOCK / 4; kq++) {
-            __m512i wv[2];
+            __m512i wv[4];
             for (int j = 0; j < NG; j++)
                 wv[j] = _mm512_load_si512((const void *)(blk[j] + kq * 64));
             for (int i = 0; i < MR; i++) {
@@ -81,6 +85,12 @@ tile(const int MR, const int NG, const vs2_q8_act *a, int64_t m0, const vs2_weig
 
 void vs2k_q8_tiles_avx512(const vs2_q8_act *a, int64_t m0, int64_t m1, const vs2_weight *w,
                           int64_t g0, int64_t g1, float *y) {
+    if (m1 - m0 == 1) { /* decode: four weight streams at once, for memory-level parallelism */
+        int64_t g = g0;
+        for (; g + 4 <= g1; g += 4) tile(1, 4, a, m0, w, g, y);
+        for (; g < g1; g++) tile(1, 1, a, m0, w, g, y);
+        return;
+    }
     for (int64_t g = g0; g < g1; g += 2) {
         const int ng = g + 1 < g1 ? 2 : 1;
         for (int64_t m = m0; m < m1; m += 6) {

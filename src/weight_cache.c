@@ -55,6 +55,8 @@ struct vs2_wcache {
     size_t n, cap;
 };
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 static vs2_status make_key(const char *model_dir, const vs2_model_files *mf, const vs2_kernels *k, char out[65],
                            vs2_error *err) {
     char real[PATH_MAX];
@@ -68,18 +70,30 @@ static vs2_status make_key(const char *model_dir, const vs2_model_files *mf, con
     int len = snprintf(buf, sizeof buf, "%s %d %s q8-b%d-g%d\n%s\n", MAGIC, VERSION, k->name, VS2_Q8_BLOCK,
                        VS2_Q8_GROUP, real);
     EVP_DigestUpdate(md, buf, (size_t)len);
-    const char *last = NULL; /* tensors come shard by shard: hash each shard once */
-    for (size_t i = 0; i < vs2_model_files_n_tensors(mf); i++) {
-        const char *file = vs2_model_files_tensor_at(mf, i)->file;
-        if (last && !strcmp(last, file)) continue;
-        last = file;
+    /* Each shard once, in name order (the tensor list's order follows how shards were opened). */
+    const size_t nt = vs2_model_files_n_tensors(mf);
+    const char **files = malloc((nt ? nt : 1) * sizeof *files);
+    size_t nf = 0;
+    for (size_t i = 0; files && i < nt; i++) {
+        const char *f = vs2_model_files_tensor_at(mf, i)->file;
+        size_t at = 0;
+        while (at < nf && strcmp(files[at], f)) at++;
+        if (at == nf) files[nf++] = f;
+    }
+    if (files) qsort(files, nf, sizeof *files, cmp_str);
+    for (size_t i = 0; files && i < nf; i++) {
         struct stat st;
-        snprintf(buf, sizeof buf, "%s/%s", real, file);
+        snprintf(buf, sizeof buf, "%s/%s", real, files[i]);
         if (stat(buf, &st) != 0) continue;
-        len = snprintf(buf, sizeof buf, "%s %lld %llu %lld.%09ld\n", file, (long long)st.st_size,
+        len = snprintf(buf, sizeof buf, "%s %lld %llu %lld.%09ld\n", files[i], (long long)st.st_size,
                        (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
         EVP_DigestUpdate(md, buf, (size_t)len);
     }
+    if (!files) {
+        EVP_MD_CTX_free(md);
+        return vs2__fail(err, VS2_ERR_NOMEM, "weight cache: out of memory");
+    }
+    free(files);
     unsigned char h[32];
     unsigned int hn = 0;
     EVP_DigestFinal_ex(md, h, &hn);
