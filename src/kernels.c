@@ -262,3 +262,16 @@ void vs2k_gelu_par(vs2_pool *pool, float *x, int64_t n) {
     ew_job j = {x, NULL, NULL, n, 0, 0, NULL};
     vs2_pool_for(pool, n_chunks(n), gelu_task, &j);
 }
+
+void vs2k_transpose_keys(const float *K, int64_t kv_stride, int64_t L, int hd, float *Kt) {
+    for (int64_t b = 0; b < (L + 31) / 32; b++) {
+        float *kt = Kt + b * 32 * hd;
+        const int64_t nk = L - 32 * b < 32 ? L - 32 * b : 32;
+        for (int64_t j = 0; j < nk; j++) {
+            const float *k = K + (32 * b + j) * kv_stride;
+            for (int d = 0; d < hd; d++) kt[d * 32 + j] = k[d];
+        }
+        for (int64_t j = nk; j < 32; j++)
+            for (int d = 0; d < hd; d++) kt[d * 32 + j] = 0.0f;
+    }
+}

@@ -116,10 +116,11 @@ typedef struct vs2_kernels {
     /* y[M×N] = x[M×K]·Wᵀ (+ bias). scratch: vs2k_linear_scratch(M, w, threads) bytes. */
     void (*linear)(const float *x, int64_t M, const vs2_weight *w, float *y, void *scratch,
                    vs2_pool *pool);
-    /* Attention of nrows query rows (qbuf: nrows × hd, already × 1/√hd) over keys K and values
-     * V (row stride kv_stride floats); row r sees keys [0, lim[r]). obuf: nrows × hd. scratch:
-     * vs2k_attend_scratch(nrows, max lim, hd) bytes. NULL: the caller's reference loops. */
-    void (*attend)(const float *qbuf, int64_t nrows, const int64_t *lim, const float *K,
+    /* Attention of nrows query rows (qbuf: nrows × hd, already × 1/√hd) over keys Kt (the keys
+     * transposed by vs2k_transpose_keys) and values V (row stride kv_stride floats); row r sees
+     * keys [0, lim[r]). obuf: nrows × hd. scratch: vs2k_attend_scratch(nrows, max lim, hd)
+     * bytes. NULL: the caller's reference loops. */
+    void (*attend)(const float *qbuf, int64_t nrows, const int64_t *lim, const float *Kt,
                    const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
     /* gate[i] = silu(gate[i])·up[i] with a vector exp; NULL: vs2k_silu_mul (expf). */
     void (*silu_mul)(float *gate, const float *up, int64_t n);
@@ -181,7 +182,12 @@ uint16_t vs2k_f32_to_f16(float f);
  * after the CPU check): y rows [m0, m1) × row groups [g0, g1). */
 /* The AVX-512 attention (scores as a small GEMM against 32 transposed keys at a time, a
  * vector exp in the softmax, P·V with values streamed once per 3 rows); needs hd % 16 == 0. */
-void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *K,
+/* Keys [0, L) (rows of hd floats, stride kv_stride) as blocks of 32 transposed keys:
+ * Kt[b·hd·32 + d·32 + j] = K[32b + j][d], zeros past L: the form attend reads, made once per
+ * key range rather than by every block of queries. vs2k_keys_t_floats: the floats Kt takes. */
+void vs2k_transpose_keys(const float *K, int64_t kv_stride, int64_t L, int hd, float *Kt);
+static inline int64_t vs2k_keys_t_floats(int64_t L, int hd) { return (L + 31) / 32 * 32 * hd; }
+void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *Kt,
                         const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
 size_t vs2k_attend_scratch(int64_t nrows, int64_t Lk, int hd);
 void vs2k_q8_tiles_avx512(const vs2_q8_act *a, int64_t m0, int64_t m1, const vs2_weight *w,

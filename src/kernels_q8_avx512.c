@@ -204,17 +204,15 @@ pv_tile(const int ROWS, const int NV, const float *p, int64_t ldS, const float *
         else pv_tile(1, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd);               \
         break;
 
-void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *K,
+void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *Kt,
                         const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf) {
     int64_t Lk = 0;
     for (int64_t r = 0; r < nrows; r++) Lk = lim[r] > Lk ? lim[r] : Lk;
     const int64_t ldS = (Lk + 31) / 32 * 32;
-    float *S = scratch, *kt = scratch + nrows * ldS;
-    /* S = Q·Kᵀ in blocks of 32 keys (K transposed into kt, zero padded). */
+    float *S = scratch;
+    /* S = Q·Kᵀ in blocks of 32 keys (Kt: the keys transposed per block, zero padded). */
     for (int64_t k0 = 0; k0 < Lk; k0 += 32) {
-        const int64_t nk = Lk - k0 < 32 ? Lk - k0 : 32;
-        for (int64_t j = 0; j < 32; j++)
-            for (int d = 0; d < hd; d++) kt[d * 32 + j] = j < nk ? K[(k0 + j) * kv_stride + d] : 0.0f;
+        const float *kt = Kt + k0 * hd;
         int64_t r = 0;
         for (; r + 7 <= nrows; r += 7) score_tile(7, qbuf + r * hd, hd, kt, S + r * ldS + k0, ldS);
         for (; r < nrows; r++) score_tile(1, qbuf + r * hd, hd, kt, S + r * ldS + k0, ldS);
@@ -238,7 +236,8 @@ void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, co
 }
 
 size_t vs2k_attend_scratch(int64_t nrows, int64_t Lk, int hd) {
-    return ((size_t)nrows * (size_t)((Lk + 31) / 32 * 32) + (size_t)hd * 32) * sizeof(float);
+    (void)hd;
+    return (size_t)nrows * (size_t)((Lk + 31) / 32 * 32) * sizeof(float);
 }
 /* silu(g)·u = g·u / (1 + e^−g), with the vector exp (≤ 2 ulp): for the fast sets' MLPs, where
  * expf per element is a visible share of the time (75 M per layer of a 4,000-token prefill). */

@@ -335,6 +335,7 @@ typedef struct attn_job {
     const float *q;
     int64_t L0, n;
     float *out, *scores;
+    float *kt; /* fast sets: each KV head's keys transposed (vs2k_transpose_keys) */
 } attn_job;
 
 static void attention_task(void *ctx, int64_t w, int thread) {
@@ -361,6 +362,8 @@ static void attention_task(void *ctx, int64_t w, int thread) {
         for (int d = 0; d < hd; d++) o[d] += p * vj[d];
     }
 }
+
+static int fast_attention(const vs2_llm *m) { return m->k->attend && m->hd % 16 == 0; }
 
 /* The fast sets' attention: one task is one KV head with its group of query heads over a
  * block of ATT_QB positions, so each key and value row is read once for group·ATT_QB query
@@ -392,9 +395,9 @@ static void fast_attention_task(void *ctx, int64_t t, int thread) {
             for (int d = 0; d < hd; d++) dst[d] = src[d] * scale;
             lim[hh * nq + i] = a->L0 + i0 + i + 1;
         }
-    const float *K = a->kv->k + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
+    const float *Kt = a->kt + g * vs2k_keys_t_floats(a->L0 + a->n, hd);
     const float *V = a->kv->v + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
-    m->k->attend(qbuf, rows, lim, K, V, hd, hd, scratch, obuf);
+    m->k->attend(qbuf, rows, lim, Kt, V, hd, hd, scratch, obuf);
     for (int hh = 0; hh < group; hh++)
         for (int64_t i = 0; i < nq; i++)
             memcpy(a->out + (i0 + i) * qstride + (g * group + hh) * hd, obuf + (hh * nq + i) * hd,
@@ -404,15 +407,25 @@ static void fast_attention_task(void *ctx, int64_t t, int thread) {
 /* scores: per thread (L0 + n) floats for the reference loops, fast_attn_scratch bytes for a
  * fast set's attend. */
 static size_t attention_scratch(const vs2_llm *m, int64_t total) {
-    return m->k->attend && m->hd % 16 == 0 ? fast_attn_scratch(m, total) : (size_t)total * sizeof(float);
+    return fast_attention(m) ? fast_attn_scratch(m, total) : (size_t)total * sizeof(float);
 }
 
+static void transpose_task(void *ctx, int64_t g, int thread) {
+    (void)thread;
+    const attn_job *a = ctx;
+    const int64_t hd = a->m->hd, L = a->L0 + a->n;
+    const float *K = a->kv->k + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
+    vs2k_transpose_keys(K, hd, L, (int)hd, a->kt + g * vs2k_keys_t_floats(L, (int)hd));
+}
+
+/* kt: for the fast sets, Hkv · vs2k_keys_t_floats(L0 + n, hd) floats. */
 static void attention(const vs2_llm *m, const vs2_kv_cache *kv, int l, const float *q, int64_t L0,
-                      int64_t n, float *out, float *scores, vs2_pool *pool) {
-    attn_job a = {m, kv, l, q, L0, n, out, scores};
-    if (m->k->attend && m->hd % 16 == 0)
+                      int64_t n, float *out, float *scores, float *kt, vs2_pool *pool) {
+    attn_job a = {m, kv, l, q, L0, n, out, scores, kt};
+    if (fast_attention(m)) {
+        vs2_pool_for(pool, m->Hkv, transpose_task, &a);
         vs2_pool_for(pool, (int64_t)m->Hkv * ((n + ATT_QB - 1) / ATT_QB), fast_attention_task, &a);
-    else
+    } else
         vs2_pool_for(pool, (int64_t)m->Hq * n, attention_task, &a);
 }
 
@@ -526,11 +539,14 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
     float *up = malloc((size_t)(mrows * I) * sizeof(float));
     float *down = malloc((size_t)(mrows * D) * sizeof(float));
     float *scores = malloc((size_t)pthreads * attention_scratch(llm, total));
+    float *kt = fast_attention(llm) ? malloc((size_t)(llm->Hkv * vs2k_keys_t_floats(total, (int)hd)) * sizeof(float))
+                                    : NULL;
     /* One scratch for every linear of the pass (kernels never allocate). */
     size_t lin_bytes = vs2k_linear_scratch(llm->k, n, D > qd ? D : qd, pthreads), mlp_bytes;
     mlp_bytes = vs2k_linear_scratch(llm->k, mrows, I, pthreads);
     void *lin_scratch = malloc(lin_bytes > mlp_bytes ? lin_bytes : mlp_bytes);
-    if (!h || !x || !q || !att || !kb || !vb || !cs || !sn || !gate || !up || !down || !scores || !lin_scratch) {
+    if (!h || !x || !q || !att || !kb || !vb || !cs || !sn || !gate || !up || !down || !scores || !lin_scratch ||
+        (fast_attention(llm) && !kt)) {
         st = vs2__fail(err, VS2_ERR_NOMEM, "out of memory for a forward pass over %lld tokens", (long long)n);
         goto done;
     }
@@ -566,7 +582,7 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
                     memcpy(V + i * hd, vb + (sg->r0 + i) * kvd + g * hd, (size_t)hd * sizeof(float));
                 }
             }
-            attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, pool);
+            attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, kt, pool);
         }
         LIN(att, n, y->o, x);
         vs2k_add_par(pool, h, x, n * D);
@@ -607,6 +623,7 @@ done:
     free(up);
     free(down);
     free(scores);
+    free(kt);
     free(lin_scratch);
     vs2_pool_free(own_pool);
     return st;

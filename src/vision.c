@@ -392,7 +392,17 @@ typedef struct fast_job {
     const int64_t *seg_of_task, *cu; /* first task of each segment; segment bounds */
     int64_t nseg, per;
     float *scratch, *out;
+    float *kt;                        /* each (segment, head)'s keys, transposed */
+    const int64_t *kt_off;            /* where segment s's heads start in kt */
 } fast_job;
+
+static void transpose_task(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    const fast_job *j = ctx;
+    const int64_t s = t / j->v->heads, h = t % j->v->heads, L = j->cu[s + 1] - j->cu[s], D = j->v->D;
+    const float *K = j->qkv + j->cu[s] * 3 * D + D + h * j->v->hd;
+    vs2k_transpose_keys(K, 3 * D, L, j->v->hd, j->kt + j->kt_off[s] + h * vs2k_keys_t_floats(L, j->v->hd));
+}
 
 static void fast_task(void *ctx, int64_t t, int thread) {
     const fast_job *j = ctx;
@@ -412,33 +422,41 @@ static void fast_task(void *ctx, int64_t t, int thread) {
         for (int d = 0; d < hd; d++) qbuf[i * hd + d] = src[d] * scale;
         lim[i] = L;
     }
-    const float *K = j->qkv + j->cu[s] * stride + D + (int64_t)h * hd;
-    v->k->attend(qbuf, nq, lim, K, K + D, stride, hd, sc, obuf);
+    const float *Kt = j->kt + j->kt_off[s] + h * vs2k_keys_t_floats(L, hd);
+    const float *V = j->qkv + j->cu[s] * stride + 2 * D + (int64_t)h * hd;
+    v->k->attend(qbuf, nq, lim, Kt, V, stride, hd, sc, obuf);
     for (int64_t i = 0; i < nq; i++)
         memcpy(j->out + (q0 + i) * D + (int64_t)h * hd, obuf + i * hd, (size_t)hd * sizeof(float));
 }
 
 static vs2_status fast_attention(const vs2_vision *v, const float *qkv, const int64_t *cu,
                                  int64_t nseg, float *attn_out, vs2_pool *pool, int64_t maxL) {
-    fast_job j = {v, qkv, NULL, cu, nseg, 0, NULL, attn_out};
-    int64_t *first = malloc((size_t)(nseg + 1) * sizeof *first);
+    fast_job j = {v, qkv, NULL, cu, nseg, 0, NULL, attn_out, NULL, NULL};
+    int64_t *first = malloc((size_t)(nseg + 1) * sizeof *first), *kt_off = malloc((size_t)(nseg + 1) * sizeof *kt_off);
     /* floats per thread: q and out blocks, the limits (as int64), the kernel's scratch */
     j.per = (int64_t)(2 * FAST_QB * v->hd + 2 * FAST_QB) +
             (int64_t)(vs2k_attend_scratch(FAST_QB, maxL, v->hd) / sizeof(float));
     j.scratch = malloc((size_t)vs2_pool_threads(pool) * (size_t)j.per * sizeof(float));
-    if (!first || !j.scratch) {
-        free(first);
-        free(j.scratch);
-        return VS2_ERR_NOMEM;
+    if (kt_off) {
+        kt_off[0] = 0;
+        for (int64_t s = 0; s < nseg; s++) kt_off[s + 1] = kt_off[s] + v->heads * vs2k_keys_t_floats(cu[s + 1] - cu[s], v->hd);
+        j.kt = malloc((size_t)kt_off[nseg] * sizeof(float));
     }
-    first[0] = 0;
-    for (int64_t s = 0; s < nseg; s++)
-        first[s + 1] = first[s] + v->heads * ((cu[s + 1] - cu[s] + FAST_QB - 1) / FAST_QB);
-    j.seg_of_task = first;
-    vs2_pool_for(pool, first[nseg], fast_task, &j);
+    vs2_status st = first && j.scratch && kt_off && j.kt ? VS2_OK : VS2_ERR_NOMEM;
+    if (st == VS2_OK) {
+        first[0] = 0;
+        for (int64_t s = 0; s < nseg; s++)
+            first[s + 1] = first[s] + v->heads * ((cu[s + 1] - cu[s] + FAST_QB - 1) / FAST_QB);
+        j.seg_of_task = first;
+        j.kt_off = kt_off;
+        vs2_pool_for(pool, nseg * v->heads, transpose_task, &j);
+        vs2_pool_for(pool, first[nseg], fast_task, &j);
+    }
     free(first);
+    free(kt_off);
+    free(j.kt);
     free(j.scratch);
-    return VS2_OK;
+    return st;
 }
 
 static vs2_status attention(const vs2_vision *v, const float *qkv, const int64_t *cu,

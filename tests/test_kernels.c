@@ -270,7 +270,10 @@ static void test_attend(void) {
         for (int64_t i = 0; i < nrows * hd; i++) q[i] = frand() * 0.5f;
         for (int64_t i = 0; i < L * stride; i++) K[i] = frand(), V[i] = frand();
         for (int64_t r = 0; r < nrows; r++) lim[r] = r == 0 ? 1 : r == 1 ? L : 3 + (r * 7) % (L - 3);
-        vs2k_attend_avx512(q, nrows, lim, K, V, stride, hd, scratch, o);
+        float *Kt = malloc((size_t)vs2k_keys_t_floats(L, hd) * 4);
+        vs2k_transpose_keys(K, stride, L, hd, Kt);
+        vs2k_attend_avx512(q, nrows, lim, Kt, V, stride, hd, scratch, o);
+        free(Kt);
         double worst = 0, big = 0;
         for (int64_t r = 0; r < nrows; r++) {
             double sc[77], mx = -1e300, z = 0;
