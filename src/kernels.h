@@ -174,7 +174,8 @@ typedef struct vs2_q8_act {
     float *d;      /* M × nb */
     int32_t *s;    /* M × nb: Σ q over the block */
 } vs2_q8_act;
-void vs2k_q8_quantize_rows(const float *x, int64_t M, int64_t K, vs2_q8_act *a, vs2_pool *pool);
+/* Row m of the activations, vectorised: bit-identical to the portable quantiser. */
+void vs2k_q8_quant_row_avx512(const float *xr, int64_t K, const vs2_q8_act *a, int64_t m);
 vs2_q8_act vs2k_q8_act_view(void *scratch, int64_t M, int64_t K);
 float vs2k_f32_to_f16_value(float f); /* f rounded to fp16 and back (nearest even) */
 uint16_t vs2k_f32_to_f16(float f);

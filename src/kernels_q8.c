@@ -238,15 +238,13 @@ typedef struct act_job {
     const float *x;
     int64_t K;
     vs2_q8_act *a;
+    void (*row)(const float *xr, int64_t K, const vs2_q8_act *a, int64_t m);
 } act_job;
 
-static void quant_row(void *ctx, int64_t m, int thread) {
-    (void)thread;
-    const act_job *j = ctx;
-    const vs2_q8_act *a = j->a;
-    const float *xr = j->x + m * j->K;
+/* One activation row into blocks (the arithmetic vs2k_q8_quant_row_avx512 repeats exactly). */
+static void quant_row_portable(const float *xr, int64_t K, const vs2_q8_act *a, int64_t m) {
     for (int64_t b = 0; b < a->nb; b++) {
-        const int64_t k0 = b * VS2_Q8_BLOCK, n = j->K - k0 < VS2_Q8_BLOCK ? j->K - k0 : VS2_Q8_BLOCK;
+        const int64_t k0 = b * VS2_Q8_BLOCK, n = K - k0 < VS2_Q8_BLOCK ? K - k0 : VS2_Q8_BLOCK;
         float amax = 0.0f;
         for (int64_t k = 0; k < n; k++) amax = fabsf(xr[k0 + k]) > amax ? fabsf(xr[k0 + k]) : amax;
         const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
@@ -263,10 +261,19 @@ static void quant_row(void *ctx, int64_t m, int thread) {
     }
 }
 
-void vs2k_q8_quantize_rows(const float *x, int64_t M, int64_t K, vs2_q8_act *a, vs2_pool *pool) {
-    act_job j = {x, K, a};
-    vs2_pool_for(M >= 64 ? pool : NULL, M, quant_row, &j);
+static void quant_task(void *ctx, int64_t m, int thread) {
+    (void)thread;
+    const act_job *j = ctx;
+    j->row(j->x + m * j->K, j->K, j->a, m);
 }
+
+typedef void (*row_fn)(const float *, int64_t, const vs2_q8_act *, int64_t);
+
+static void quantize_rows(const float *x, int64_t M, int64_t K, vs2_q8_act *a, vs2_pool *pool, row_fn row) {
+    act_job j = {x, K, a, row};
+    vs2_pool_for(M >= 64 ? pool : NULL, M, quant_task, &j);
+}
+
 
 /* ---- The portable tile loop: the arithmetic the AVX-512 loop performs, lane by lane --------- */
 
@@ -328,9 +335,10 @@ static void q8_task(void *ctx, int64_t t, int thread) {
 static void q8_linear(const float *x, int64_t M, const vs2_weight *w, float *y, void *scratch,
                       vs2_pool *pool,
                       void (*tiles)(const vs2_q8_act *, int64_t, int64_t, const vs2_weight *, int64_t,
-                                    int64_t, float *)) {
+                                    int64_t, float *),
+                      row_fn row) {
     vs2_q8_act a = vs2k_q8_act_view(scratch, M, w->K);
-    vs2k_q8_quantize_rows(x, M, w->K, &a, pool);
+    quantize_rows(x, M, w->K, &a, pool, row);
     q8_job j = {&a, w, y, (M + PANEL_ROWS - 1) / PANEL_ROWS, 0, w->Np / VS2_Q8_GROUP, tiles};
     j.n_chunks = (j.groups + CHUNK_GROUPS - 1) / CHUNK_GROUPS;
     vs2_pool_for(pool, j.n_panels * j.n_chunks, q8_task, &j);
@@ -338,10 +346,10 @@ static void q8_linear(const float *x, int64_t M, const vs2_weight *w, float *y, 
 
 static void q8_linear_portable(const float *x, int64_t M, const vs2_weight *w, float *y,
                                void *scratch, vs2_pool *pool) {
-    q8_linear(x, M, w, y, scratch, pool, tiles_portable);
+    q8_linear(x, M, w, y, scratch, pool, tiles_portable, quant_row_portable);
 }
 
 static void q8_linear_avx512(const float *x, int64_t M, const vs2_weight *w, float *y,
                              void *scratch, vs2_pool *pool) {
-    q8_linear(x, M, w, y, scratch, pool, vs2k_q8_tiles_avx512);
+    q8_linear(x, M, w, y, scratch, pool, vs2k_q8_tiles_avx512, vs2k_q8_quant_row_avx512);
 }

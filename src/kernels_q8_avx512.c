@@ -251,4 +251,26 @@ void vs2k_silu_mul_avx512(float *gate, const float *up, int64_t n) {
     }
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
+/* The activation quantiser of kernels_q8.c, 16 lanes at a time: the same max, the same scale
+ * (amax / 127 and its reciprocal in scalar fp32), the same product and round-to-nearest-even
+ * (vcvtps2dq under the default rounding mode, as nearbyintf), the same clamp. */
+void vs2k_q8_quant_row_avx512(const float *xr, int64_t K, const vs2_q8_act *a, int64_t m) {
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (int64_t b = 0; b < a->nb; b++) {
+        const int64_t k0 = b * VS2_Q8_BLOCK, n = K - k0 < VS2_Q8_BLOCK ? K - k0 : VS2_Q8_BLOCK;
+        const __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1u);
+        const __mmask16 m1 = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1u);
+        const __m512 x0 = _mm512_maskz_loadu_ps(m0, xr + k0), x1 = _mm512_maskz_loadu_ps(m1, xr + k0 + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+        const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        const __m512 v = _mm512_set1_ps(id);
+        const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(x0, v)), lo), hi);
+        const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(x1, v)), lo), hi);
+        int8_t *q = a->q + m * a->Kp + k0;
+        _mm_storeu_si128((__m128i *)q, _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtepi32_epi8(q1));
+        a->d[m * a->nb + b] = d;
+        a->s[m * a->nb + b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+}
 #endif
