@@ -1,9 +1,10 @@
-/* kernels.h — numeric building blocks of the fp32 reference path (qwen25vl.md §4–§5).
+/* kernels.h — the numeric building blocks: the fp32 reference kernels (qwen25vl.md §4–§5), the
+ * table of kernel sets that every forward pass calls (ref, q8-portable, q8-avx512vnni), prepared
+ * weights and the thread pool's per-call state.
  *
- * Weights stay as stored (bf16/f16/f32, mmap'd); kernels widen small tiles to fp32 as they use
- * them and accumulate in fp32, so no whole weight matrix is ever materialised in fp32.
- * Faster paths (int8 VNNI, CUDA) will sit behind the same functions and be checked against
- * these. */
+ * The reference set keeps weights as stored (bf16/f16/f32, mmap'd) and widens small tiles to
+ * fp32 as it uses them, so no whole weight matrix is ever materialised in fp32. The fast sets
+ * prepare their own copies at load and are checked against the reference set in the tests. */
 #ifndef VS2_KERNELS_H
 #define VS2_KERNELS_H
 
@@ -13,9 +14,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* How a forward pass runs: thread count and an optional stage dump for debugging and for
  * stage-by-stage comparison with a reference (names like "vision.block.7", "llm.layer.3"). */
@@ -30,16 +28,6 @@ typedef struct vs2_run {
     void (*stage)(void *user, const char *stage);
     void *stage_user;
 } vs2_run;
-
-/* The calling thread's index inside an OpenMP parallel region (0 outside one, or without
- * OpenMP): it picks the thread's own slice of a per-thread scratch buffer. */
-static inline int vs2k_thread_index(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 /* Call run->stage and run->dump if set. */
 void vs2k_dump(const vs2_run *run, const char *stage, const float *x, int64_t rows, int64_t cols);

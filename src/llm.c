@@ -1,8 +1,11 @@
-/* llm.c — the Qwen2.5-VL language model, fp32 reference path (qwen25vl.md §5).
+/* llm.c — the Qwen2.5-VL language model (qwen25vl.md §5), in the readable order of the
+ * reference; the linear layers, the attention and SwiGLU go through the kernel set chosen at
+ * load (kernels.h). The text below describes the reference set, the exact path.
  *
- * Weights stay as stored (bf16/f16/f32, mmap'd); vs2k_linear widens tiles as it goes and the
- * embedding rows are widened one at a time, so no whole weight matrix is ever held in fp32.
- * Only the norm weights (2·layers + 1 vectors of hidden_size) are widened once at load.
+ * Weights stay as stored (bf16/f16/f32, mmap'd); the reference linear widens tiles as it goes
+ * and the embedding rows are widened one at a time, so no whole weight matrix is ever held in
+ * fp32 (int8 sets hold their own int8 copies). Only the norm weights (2·layers + 1 vectors of
+ * hidden_size) are widened once at load.
  *
  * Everything here is fp32, matching an fp32/eager transformers run: RMSNorm, the M-RoPE
  * cos/sin (NOT rounded to bf16 — that rounding, §8, belongs to a bf16 path), the attention
@@ -17,9 +20,10 @@
  * runs in row chunks so the n × intermediate_size buffers never exist), i.e. ~0.3 GB at
  * n = 4,000 for the 7B shapes.
  *
- * Threads: vs2k_linear splits output columns; attention splits (head, query row) pairs. Each
- * output value is computed by one thread in a fixed order, so the results do not depend on
- * the thread count (bit for bit). */
+ * Threads (the pool of the call): linear layers split output columns; attention splits (head,
+ * query row) pairs (fast sets: (KV head, block of positions)). Each output value is computed
+ * by one thread in a fixed order, so the results do not depend on the thread count (bit for
+ * bit). */
 #include "internal.h"
 #include "llm.h"
 

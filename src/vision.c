@@ -1,6 +1,8 @@
-/* vision.c — the Qwen2.5-VL vision tower, fp32 reference path (qwen25vl.md §4).
+/* vision.c — the Qwen2.5-VL vision tower (qwen25vl.md §4), in the reference's order; linear
+ * layers, attention and SwiGLU go through the kernel set chosen at load (kernels.h). The text
+ * below describes the reference set, the exact path.
  *
- * Weights stay mmap'd as stored; vs2k_linear widens tiles as it goes. Activations are fp32:
+ * Weights stay mmap'd as stored; the reference linear widens tiles as it goes. Activations are fp32:
  * the hidden state x, a normed copy, a residual-branch output (N × hidden each), one scratch of
  * N × max(3·hidden, 2·intermediate) shared by qkv and gate/up, and the per-row rotary cos/sin.
  * Attention runs per (segment, head) pair, one query row at a time, so its scratch is the
