@@ -82,13 +82,10 @@ static vs2_status load_models(vs2_engine *e, const char *cache_opt, vs2_error *e
     vs2_prep prep = {e->kernels, NULL, NULL};
     if (e->threads > 1 && vs2_pool_create(e->threads, &prep.pool) != VS2_OK)
         return vs2__fail(err, VS2_ERR_NOMEM, "cannot start %d threads", e->threads);
-    const char *env = getenv("VS2_WEIGHT_CACHE");
-    if (!cache_opt && env && *env) cache_opt = env;
-    char *dir = NULL;
-    if (e->kernels->format != VS2_WF_STORED && !(cache_opt && !strcmp(cache_opt, "off"))) {
+    char *dir = e->kernels->format != VS2_WF_STORED ? vs2_wcache_dir_for(cache_opt) : NULL;
+    if (dir) {
         vs2_error cerr;
-        dir = cache_opt && *cache_opt ? strdup(cache_opt) : vs2_wcache_default_dir();
-        if (dir && vs2_wcache_open(dir, e->dir, e->mf, e->kernels, &e->wcache, &cerr) != VS2_OK)
+        if (vs2_wcache_open(dir, e->dir, e->mf, e->kernels, &e->wcache, &cerr) != VS2_OK)
             elog(e, 1, "weight cache not used: %s", cerr.message);
         if (e->wcache && vs2_wcache_hit(e->wcache))
             elog(e, 2, "%s weights from %s", e->kernels->name, vs2_wcache_path(e->wcache));
@@ -108,6 +105,8 @@ static vs2_status load_models(vs2_engine *e, const char *cache_opt, vs2_error *e
 }
 
 const char *vs2_engine_backend(const vs2_engine *e) { return e && e->kernels ? e->kernels->name : NULL; }
+const vs2_llm *vs2__engine_llm(const vs2_engine *e) { return e ? e->llm : NULL; }
+const vs2_vision *vs2__engine_vision(const vs2_engine *e) { return e ? e->vision : NULL; }
 
 vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs2_error *err) {
     vs2__ok(err);

@@ -22,6 +22,11 @@ vs2_status vs2__sample_finish(const vs2_tokenizer *tok, const int32_t *ids, size
  * else the whole text; trimmed of surrounding white space. */
 char *vs2__rationale(const char *text, size_t len);
 
+/* The engine's stages, for `vs2 bench` (which times them with the engine's kernel set,
+ * prepared weights and threads). */
+const struct vs2_llm *vs2__engine_llm(const vs2_engine *e);
+const struct vs2_vision *vs2__engine_vision(const vs2_engine *e);
+
 /* Recompute result->mean from result->samples. */
 void vs2__result_means(vs2_result *r);
 

@@ -145,6 +145,13 @@ char *vs2_wcache_default_dir(void) {
     return strdup(buf);
 }
 
+char *vs2_wcache_dir_for(const char *opt) {
+    const char *env = getenv("VS2_WEIGHT_CACHE");
+    if (!opt && env && *env) opt = env;
+    if (opt && !strcmp(opt, "off")) return NULL;
+    return opt && *opt ? strdup(opt) : vs2_wcache_default_dir();
+}
+
 vs2_status vs2_wcache_open(const char *dir, const char *model_dir, const vs2_model_files *mf, const vs2_kernels *k,
                            vs2_wcache **out, vs2_error *err) {
     *out = NULL;

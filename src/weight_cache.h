@@ -13,6 +13,9 @@ typedef struct vs2_wcache vs2_wcache;
 
 /* $VS2_CACHE_DIR, else $XDG_CACHE_HOME/vs2, else ~/.cache/vs2 (malloc'd). */
 char *vs2_wcache_default_dir(void);
+/* The directory for an option (vs2_engine_params.weight_cache): opt, else $VS2_WEIGHT_CACHE,
+ * else the default; NULL when it is "off" (malloc'd). */
+char *vs2_wcache_dir_for(const char *opt);
 /* The cache entry of this checkpoint and kernel set in dir (mapped if a valid file exists). */
 vs2_status vs2_wcache_open(const char *dir, const char *model_dir, const vs2_model_files *mf,
                            const struct vs2_kernels *k, vs2_wcache **out, vs2_error *err);
