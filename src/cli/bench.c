@@ -283,17 +283,19 @@ static double llm_flops(const vs2_config *c, int64_t past, int64_t n, int64_t n_
     return 2.0 * ((double)n * llm_linear_macs(c) + attn + (double)n_logits * c->hidden_size * c->vocab_size);
 }
 
-/* Bytes a decode step reads from the weights as stored: every decoder layer, the final norm and
- * the lm_head (the embedding row it reads is negligible). */
-static double llm_step_bytes(const vs2_model_files *mf) {
+/* Bytes a decode step reads from the weights as the kernel set holds them (bf16 as stored, or the
+ * int8 copies): every decoder layer, the final norm and the lm_head (the embedding row is negligible). */
+static double llm_step_bytes(const vs2_model_files *mf, const char *backend) {
     const vs2_config *c = vs2_model_files_config(mf);
+    const int q8 = !strncmp(backend, "q8", 2); /* int8 copies: 1 byte + an fp16 scale per 32 */
     double b = 0;
     for (size_t i = 0; i < vs2_model_files_n_tensors(mf); i++) {
         const vs2_tensor *t = vs2_model_files_tensor_at(mf, i);
         if (!strncmp(t->name, "model.layers.", 13) || !strcmp(t->name, "model.norm.weight") ||
             !strcmp(t->name, "lm_head.weight") ||
             (c->tie_word_embeddings && !strcmp(t->name, "model.embed_tokens.weight")))
-            b += (double)t->nbytes;
+            b += q8 && t->ndim == 2 ? (double)t->shape[0] * (double)t->shape[1] * (1.0 + 2.0 / VS2_Q8_BLOCK)
+                                   : (double)t->nbytes;
     }
     return b;
 }
@@ -432,7 +434,7 @@ static int bench_llm(bench *b, const vs2_llm *llm, const vs2_model_files *mf, ki
     if (ok) {
         finish(r, times, b->o.reps, n);
         if (k == K_PP) r->flops = llm_flops(c.cfg, 0, n, 1);
-        else r->bytes = llm_step_bytes(mf);
+        else r->bytes = llm_step_bytes(mf, b->backend);
         b->n_res++;
     }
     vs2_kv_cache_free(c.kv);
@@ -489,7 +491,7 @@ static int bench_tg_batch(bench *b, const vs2_llm *llm, const vs2_model_files *m
     if (ok) ok = time_runs(b, r->name, run_tg_batch, &bc, times, err);
     if (ok) {
         finish(r, times, b->o.reps, (double)n * B);
-        r->bytes = llm_step_bytes(mf);
+        r->bytes = llm_step_bytes(mf, b->backend);
         b->n_res++;
     }
     for (int s = 0; s < B; s++) vs2_kv_cache_free(bc.kv[s]);
