@@ -85,12 +85,14 @@ static vs2_status check_vision_ids(const vs2_engine *e, vs2_error *err) {
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         int32_t t = vs2_tokenizer_token_id(e->tok, ids[i].token);
+        if (t < 0)
+            return vs2__fail(err, VS2_ERR_MODEL, "%s/config.json: %s = %d, but the tokenizer (tokenizer.json) "
+                             "has no %s token", e->dir, ids[i].key, ids[i].id, ids[i].token);
         if (t != ids[i].id)
             return vs2__fail(err, VS2_ERR_MODEL,
-                             "%s/config.json: %s = %d, but the tokenizer (tokenizer.json) %s %s%s%d: the "
-                             "files come from different models",
-                             e->dir, ids[i].key, ids[i].id, t < 0 ? "has no" : "gives", ids[i].token,
-                             t < 0 ? "" : " the id ", t < 0 ? 0 : t);
+                             "%s/config.json: %s = %d, but the tokenizer (tokenizer.json) gives %s the id %d: "
+                             "the files come from different models",
+                             e->dir, ids[i].key, ids[i].id, ids[i].token, t);
     }
     return VS2_OK;
 }

@@ -17,7 +17,7 @@ ff() { ffmpeg -nostdin -loglevel error -y "$@"; }
 # few hundred MB), far below what an unbounded allocation would take. A sanitizer build reserves
 # terabytes of shadow address space, so there only the time limit applies.
 LIMIT=(prlimit --as=$((1 << 30)) --)
-if nm -D "$VS2_BIN" 2>/dev/null | grep -q __asan_init || ldd "$VS2_BIN" 2>/dev/null | grep -q libasan; then
+if grep -qa AddressSanitizer "$VS2_BIN" || ldd "$VS2_BIN" 2>/dev/null | grep -q libasan; then
     LIMIT=()
     echo "note: sanitizer build: no address-space limit"
 fi

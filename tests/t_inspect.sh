@@ -101,7 +101,9 @@ out=$(timeout 20 "$VS2_BIN" inspect "$WORK/layers"); rc=$?
 [ $rc -eq 1 ] || fail "2^31-1 layers: exit $rc"
 contains "$out" "\"num_hidden_layers\" = 2147483647 is out of range [1, 1024]"
 setcfg num_hidden_layers 1024
-out=$(timeout 60 prlimit --as=$((1 << 30)) -- "$VS2_BIN" inspect "$WORK/layers" 2>/dev/null); rc=$?
+LIMIT=(prlimit --as=$((1 << 30)) --) # not in a sanitizer build: its shadow memory needs terabytes
+if grep -qa AddressSanitizer "$VS2_BIN" || ldd "$VS2_BIN" | grep -q libasan || ! command -v prlimit >/dev/null; then LIMIT=(); fi
+out=$(timeout 60 "${LIMIT[@]}" "$VS2_BIN" inspect "$WORK/layers" 2>/dev/null); rc=$?
 [ $rc -eq 1 ] || fail "1024 layers: exit $rc"
 contains "$out" "problems:       12264"
 contains "$out" "... and 11264 more problems (only the first 1000 are listed)"

@@ -49,12 +49,13 @@ out=$("$VS2_BIN" score --model "$CK" --video "$V" --prompt-file "$WORK/big_promp
 took=$(( $(date +%s) - start ))
 [ $rc -eq 1 ] || fail "1 MB prompt: exit $rc"
 contains "$out" "more than the model's max_position_embeddings 128000" "1 MB prompt"
-[ $took -le 60 ] || fail "1 MB prompt took ${took}s to refuse"
+[ $took -le 180 ] || fail "1 MB prompt took ${took}s to refuse" # seconds (3 s here), not the minutes of a prefill
 
 # 3. The KV-cache budget: 2^20 new tokens need 512 MiB of cache in this tiny model (2 layers ×
 # 2 kv heads × 16 × 2 × 4 bytes a token), more than half of a 768 MiB address-space limit.
 variant long max_position_embeddings=16777216
-if command -v prlimit >/dev/null && ! ldd "$VS2_BIN" | grep -q libasan; then
+# (Not in a sanitizer build: its shadow memory needs terabytes of address space.)
+if command -v prlimit >/dev/null && ! grep -qa AddressSanitizer "$VS2_BIN" && ! ldd "$VS2_BIN" | grep -q libasan; then
     out=$(prlimit --as=$((768 << 20)) -- "$VS2_BIN" score --model "$WORK/long" --video "$V" --prompt "a ball" \
           --threads 1 --max-new-tokens 1048576 2>&1); rc=$?
     [ $rc -eq 1 ] || fail "KV budget: exit $rc ($out)"
