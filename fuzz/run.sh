@@ -2,18 +2,25 @@
 # fuzz/run.sh [SECONDS] — build every fuzz/fuzz_*.c target with clang + libFuzzer + ASan/UBSan
 # into build-fuzz, then run each for SECONDS (default 60) over a scratch copy of its seed corpus
 # (fuzz/corpus/<name without fuzz_>/). Exits non-zero if any target finds a crash.
+# VS2_FUZZ_TARGETS="fuzz_a fuzz_b" runs only those; VS2_FUZZ_CORPUS=DIR keeps the grown corpora
+# (DIR/<target>/) instead of a scratch copy that is deleted at the end.
 set -euo pipefail
 SECS=${1:-60}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${VS2_FUZZ_BUILD:-$ROOT/build-fuzz}
 JOBS=${VS2_FUZZ_JOBS:-2}
 CC=clang cmake -S "$ROOT" -B "$BUILD" -G Ninja -DVS2_FUZZ=ON -DVS2_SANITIZE=ON -DVS2_NATIVE=OFF >/dev/null
-cmake --build "$BUILD" -j"$JOBS" --target $(cd "$ROOT/fuzz" && ls fuzz_*.c | sed 's/\.c$//' | tr '\n' ' ')
-SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/vs2-fuzz.XXXXXX")
-trap 'rm -rf "$SCRATCH"' EXIT
+TARGETS=${VS2_FUZZ_TARGETS:-$(cd "$ROOT/fuzz" && ls fuzz_*.c | sed 's/\.c$//' | tr '\n' ' ')}
+cmake --build "$BUILD" -j"$JOBS" --target $TARGETS
+if [ -n "${VS2_FUZZ_CORPUS:-}" ]; then
+  SCRATCH=$VS2_FUZZ_CORPUS
+  mkdir -p "$SCRATCH"
+else
+  SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/vs2-fuzz.XXXXXX")
+  trap 'rm -rf "$SCRATCH"' EXIT
+fi
 status=0
-for src in "$ROOT"/fuzz/fuzz_*.c; do
-  name=$(basename "$src" .c)
+for name in $TARGETS; do
   seeds="$ROOT/fuzz/corpus/${name#fuzz_}"
   corpus="$SCRATCH/$name"
   mkdir -p "$corpus" "$SCRATCH/artifacts-$name"
@@ -26,6 +33,7 @@ for src in "$ROOT"/fuzz/fuzz_*.c; do
     status=1
   else
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$SCRATCH/$name.log" | sed "s/^/   /"
+    echo "   corpus: $(ls "$corpus" | wc -l) inputs"
   fi
 done
 exit $status

@@ -142,6 +142,7 @@ typedef struct vs2_config {
     int head_dim;               /* hidden_size / num_attention_heads = 128 */
     int intermediate_size;      /* 18944 */
     int vocab_size;             /* 152064 */
+    int max_position_embeddings; /* 128000: the longest sequence vs2 accepts */
     double rms_norm_eps;        /* 1e-6 */
     double rope_theta;          /* 1e6 */
     int mrope_section[3];       /* 16, 24, 24 */
@@ -209,8 +210,11 @@ const vs2_tensor *vs2_model_files_tensor_at(const vs2_model_files *mf, size_t i)
 /* Lookup by canonical (hub-layout) name; NULL if absent. */
 const vs2_tensor *vs2_model_files_tensor(const vs2_model_files *mf, const char *name);
 
+/* The problems kept: at most VS2_MAX_PROBLEMS; any beyond are only counted (n_problems_omitted). */
+#define VS2_MAX_PROBLEMS 1000
 size_t vs2_model_files_n_problems(const vs2_model_files *mf);
 const char *vs2_model_files_problem(const vs2_model_files *mf, size_t i);
+size_t vs2_model_files_n_problems_omitted(const vs2_model_files *mf);
 
 /* Parse config.json / generation_config.json text (used by open; exposed for tools and fuzzing).
  * name is used in error messages. */
@@ -357,7 +361,9 @@ vs2_status vs2_video_from_rgb(const uint8_t *rgb, size_t n, int width, int heigh
 /* Building blocks (exposed for tests and tools). */
 /* qwen-vl-utils smart_nframes with fps; 0 if total_frames is too small (< 2 after clamping). */
 int vs2_video_nframes(int64_t total_frames, double video_fps, double fps);
-/* round_half_even(torch 1.13 float32 linspace(0, total-1, n)), n indices. */
+/* The longest video vs2 samples: the reference's float32 frame positions are exact below 2^24. */
+#define VS2_MAX_VIDEO_FRAMES (1 << 24)
+/* round_half_even(torch 1.13 float32 linspace(0, total-1, n)), n indices (never past total-1). */
 void vs2_video_indices(int64_t total_frames, int n, int64_t *indices);
 /* qwen-vl-utils smart_resize(h, w, 28, min, max) in Python's double arithmetic (max_pixels
  * may be fractional: total_pixels / n * 2); VS2_ERR_UNSUPPORTED beyond 200:1. */

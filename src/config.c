@@ -35,15 +35,33 @@ static vs2_status missing(const jctx *c, const char *key) {
     return vs2__fail(c->err, VS2_ERR_FORMAT, "%s: required key \"%s\" is missing", c->file, key);
 }
 
-/* An integer in [lo, INT_MAX]. required=0 keeps *out (the default) when absent. */
+/* Upper bounds: every size a config can claim is bounded by what the architecture can mean
+ * (with a wide margin over the largest Qwen2.5-VL, 72B), so that every shape product computed
+ * from them fits 64-bit arithmetic with room to spare (the largest, hidden × merge² × hidden of
+ * the vision merger, is below 2^48). docs/model-files.md lists them. */
+#define MAX_WIDTH (1 << 16)      /* hidden sizes (72B: 8192) */
+#define MAX_FFN (1 << 20)        /* intermediate sizes (72B: 29568) */
+#define MAX_LAYERS 1024          /* layers and vision blocks (72B: 80) */
+#define MAX_HEADS 1024           /* attention heads */
+#define MAX_HEAD_DIM 1024        /* per-head width (128) */
+#define MAX_ID ((1 << 24) - 1)   /* token ids and vocab_size: ids are exact in fp32 below 2^24 */
+#define MAX_POSITIONS (1 << 24)  /* positions are exact in fp32 below 2^24 */
+#define MAX_PATCH 256            /* patch_size in pixels (14) */
+#define MAX_TPATCH 64            /* temporal_patch_size in frames (2) */
+#define MAX_MERGE 16             /* spatial_merge_size (2) */
+#define MAX_WINDOW 8192          /* window_size in pixels (112) */
+#define MAX_CHANS 16             /* in_chans (3) */
+#define MAX_TPS 1000             /* tokens_per_second: temporal positions per second (2) */
+
+/* An integer in [lo, hi]. required=0 keeps *out (the default) when absent. */
 static vs2_status get_int(const jctx *c, const json_t *v, const char *key, int required, int lo,
-                          int *out) {
+                          int hi, int *out) {
     if (!v) return required ? missing(c, key) : VS2_OK;
     if (!json_is_integer(v)) return type_error(c, key, "an integer");
     json_int_t x = json_integer_value(v);
-    if (x < lo || x > INT_MAX)
+    if (x < lo || x > hi)
         return vs2__fail(c->err, VS2_ERR_FORMAT, "%s: key \"%s\" = %lld is out of range [%d, %d]",
-                         c->file, key, (long long)x, lo, INT_MAX);
+                         c->file, key, (long long)x, lo, hi);
     *out = (int)x;
     return VS2_OK;
 }
@@ -82,18 +100,18 @@ static vs2_status get_token(const jctx *c, const json_t *v, const char *key, int
         if (json_array_size(v) == 0) return VS2_OK;
         v = json_array_get(v, 0);
     }
-    return get_int(c, v, key, 0, 0, out);
+    return get_int(c, v, key, 0, 0, MAX_ID, out);
 }
 
-static vs2_status get_int_list(const jctx *c, const json_t *v, const char *key, int max, int *vals,
-                               int *n) {
+static vs2_status get_int_list(const jctx *c, const json_t *v, const char *key, int max, int hi,
+                               int *vals, int *n) {
     if (!v) return VS2_OK;
     if (!json_is_array(v)) return type_error(c, key, "a list of integers");
     if (json_array_size(v) > (size_t)max)
         return vs2__fail(c->err, VS2_ERR_FORMAT, "%s: key \"%s\" has %zu entries, more than %d",
                          c->file, key, json_array_size(v), max);
     for (size_t i = 0; i < json_array_size(v); i++) {
-        vs2_status s = get_int(c, json_array_get(v, i), key, 1, 0, &vals[i]);
+        vs2_status s = get_int(c, json_array_get(v, i), key, 1, 0, hi, &vals[i]);
         if (s != VS2_OK) return s;
     }
     *n = (int)json_array_size(v);
@@ -108,12 +126,13 @@ static vs2_status get_int_list(const jctx *c, const json_t *v, const char *key, 
     } while (0)
 
 /* "in_chans" (hub files) and "in_channels" (the transformers class) name the same value. */
-static vs2_status get_alias(const jctx *c, const json_t *vc, const char *a, const char *b, int *out) {
+static vs2_status get_alias(const jctx *c, const json_t *vc, const char *a, const char *b, int hi,
+                            int *out) {
     const json_t *objs[1] = {vc};
     int va = *out, vb = *out;
     const json_t *ja = lookup(objs, 1, a), *jb = lookup(objs, 1, b);
-    TRY(get_int(c, ja, a, 0, 1, &va));
-    TRY(get_int(c, jb, b, 0, 1, &vb));
+    TRY(get_int(c, ja, a, 0, 1, hi, &va));
+    TRY(get_int(c, jb, b, 0, 1, hi, &vb));
     if (ja && jb && va != vb)
         return vs2__fail(c->err, VS2_ERR_FORMAT, "%s: vision_config \"%s\" = %d but \"%s\" = %d",
                          c->file, a, va, b, vb);
@@ -137,24 +156,24 @@ static vs2_status parse_vision(const jctx *c, const json_t *vc, vs2_vision_confi
     const int fa[4] = {7, 15, 23, 31};
     memcpy(v->fullatt_block_indexes, fa, sizeof fa);
     strcpy(v->hidden_act, "silu");
-    TRY(get_int(c, lookup(o, 1, "depth"), "vision_config.depth", 1, 1, &v->depth));
-    TRY(get_int(c, lookup(o, 1, "hidden_size"), "vision_config.hidden_size", 1, 1, &v->hidden_size));
-    TRY(get_int(c, lookup(o, 1, "num_heads"), "vision_config.num_heads", 1, 1, &v->num_heads));
-    TRY(get_int(c, lookup(o, 1, "intermediate_size"), "vision_config.intermediate_size", 1, 1,
+    TRY(get_int(c, lookup(o, 1, "depth"), "vision_config.depth", 1, 1, MAX_LAYERS, &v->depth));
+    TRY(get_int(c, lookup(o, 1, "hidden_size"), "vision_config.hidden_size", 1, 1, MAX_WIDTH, &v->hidden_size));
+    TRY(get_int(c, lookup(o, 1, "num_heads"), "vision_config.num_heads", 1, 1, MAX_HEADS, &v->num_heads));
+    TRY(get_int(c, lookup(o, 1, "intermediate_size"), "vision_config.intermediate_size", 1, 1, MAX_FFN,
                 &v->intermediate_size));
-    TRY(get_int(c, lookup(o, 1, "out_hidden_size"), "vision_config.out_hidden_size", 0, 1,
+    TRY(get_int(c, lookup(o, 1, "out_hidden_size"), "vision_config.out_hidden_size", 0, 1, MAX_WIDTH,
                 &v->out_hidden_size));
-    TRY(get_alias(c, vc, "in_chans", "in_channels", &v->in_chans));
-    TRY(get_alias(c, vc, "patch_size", "spatial_patch_size", &v->patch_size));
-    TRY(get_int(c, lookup(o, 1, "temporal_patch_size"), "vision_config.temporal_patch_size", 0, 1,
+    TRY(get_alias(c, vc, "in_chans", "in_channels", MAX_CHANS, &v->in_chans));
+    TRY(get_alias(c, vc, "patch_size", "spatial_patch_size", MAX_PATCH, &v->patch_size));
+    TRY(get_int(c, lookup(o, 1, "temporal_patch_size"), "vision_config.temporal_patch_size", 0, 1, MAX_TPATCH,
                 &v->temporal_patch_size));
-    TRY(get_int(c, lookup(o, 1, "spatial_merge_size"), "vision_config.spatial_merge_size", 0, 1,
+    TRY(get_int(c, lookup(o, 1, "spatial_merge_size"), "vision_config.spatial_merge_size", 0, 1, MAX_MERGE,
                 &v->spatial_merge_size));
-    TRY(get_int(c, lookup(o, 1, "window_size"), "vision_config.window_size", 0, 1, &v->window_size));
-    TRY(get_int(c, lookup(o, 1, "tokens_per_second"), "vision_config.tokens_per_second", 0, 1,
+    TRY(get_int(c, lookup(o, 1, "window_size"), "vision_config.window_size", 0, 1, MAX_WINDOW, &v->window_size));
+    TRY(get_int(c, lookup(o, 1, "tokens_per_second"), "vision_config.tokens_per_second", 0, 1, MAX_TPS,
                 &v->tokens_per_second));
     TRY(get_int_list(c, lookup(o, 1, "fullatt_block_indexes"), "vision_config.fullatt_block_indexes",
-                     VS2_MAX_FULLATT, v->fullatt_block_indexes, &v->n_fullatt));
+                     VS2_MAX_FULLATT, MAX_LAYERS, v->fullatt_block_indexes, &v->n_fullatt));
     TRY(get_str(c, lookup(o, 1, "hidden_act"), "vision_config.hidden_act", v->hidden_act,
                 sizeof v->hidden_act));
     return VS2_OK;
@@ -181,7 +200,7 @@ static vs2_status parse_rope(const jctx *c, const json_t *const *t, int nt, vs2_
     int n = 0;
     const json_t *ms = lookup(o, 1, "mrope_section");
     if (!ms) return vs2__fail(c->err, VS2_ERR_FORMAT, "%s: %s.mrope_section is missing", c->file, rkey);
-    TRY(get_int_list(c, ms, "mrope_section", 3, cfg->mrope_section, &n));
+    TRY(get_int_list(c, ms, "mrope_section", 3, MAX_HEAD_DIM, cfg->mrope_section, &n));
     if (n != 3)
         return vs2__fail(c->err, VS2_ERR_FORMAT, "%s: %s.mrope_section must have 3 entries, not %d",
                          c->file, rkey, n);
@@ -190,18 +209,20 @@ static vs2_status parse_rope(const jctx *c, const json_t *const *t, int nt, vs2_
 }
 
 static vs2_status parse_text(const jctx *c, const json_t *const *t, int nt, vs2_config *cfg) {
-    TRY(get_int(c, lookup(t, nt, "hidden_size"), "hidden_size", 1, 1, &cfg->hidden_size));
-    TRY(get_int(c, lookup(t, nt, "num_hidden_layers"), "num_hidden_layers", 1, 1,
+    TRY(get_int(c, lookup(t, nt, "hidden_size"), "hidden_size", 1, 1, MAX_WIDTH, &cfg->hidden_size));
+    TRY(get_int(c, lookup(t, nt, "num_hidden_layers"), "num_hidden_layers", 1, 1, MAX_LAYERS,
                 &cfg->num_hidden_layers));
-    TRY(get_int(c, lookup(t, nt, "num_attention_heads"), "num_attention_heads", 1, 1,
+    TRY(get_int(c, lookup(t, nt, "num_attention_heads"), "num_attention_heads", 1, 1, MAX_HEADS,
                 &cfg->num_attention_heads));
-    TRY(get_int(c, lookup(t, nt, "num_key_value_heads"), "num_key_value_heads", 1, 1,
+    TRY(get_int(c, lookup(t, nt, "num_key_value_heads"), "num_key_value_heads", 1, 1, MAX_HEADS,
                 &cfg->num_key_value_heads));
-    TRY(get_int(c, lookup(t, nt, "intermediate_size"), "intermediate_size", 1, 1,
+    TRY(get_int(c, lookup(t, nt, "intermediate_size"), "intermediate_size", 1, 1, MAX_FFN,
                 &cfg->intermediate_size));
-    TRY(get_int(c, lookup(t, nt, "vocab_size"), "vocab_size", 0, 1, &cfg->vocab_size));
+    TRY(get_int(c, lookup(t, nt, "vocab_size"), "vocab_size", 0, 1, MAX_ID + 1, &cfg->vocab_size));
+    TRY(get_int(c, lookup(t, nt, "max_position_embeddings"), "max_position_embeddings", 0, 1,
+                MAX_POSITIONS, &cfg->max_position_embeddings));
     cfg->head_dim = cfg->hidden_size / cfg->num_attention_heads;
-    TRY(get_int(c, lookup(t, nt, "head_dim"), "head_dim", 0, 1, &cfg->head_dim));
+    TRY(get_int(c, lookup(t, nt, "head_dim"), "head_dim", 0, 1, MAX_HEAD_DIM, &cfg->head_dim));
     TRY(get_num(c, lookup(t, nt, "rms_norm_eps"), "rms_norm_eps", &cfg->rms_norm_eps));
     TRY(get_bool(c, lookup(t, nt, "tie_word_embeddings"), "tie_word_embeddings",
                  &cfg->tie_word_embeddings));
@@ -238,6 +259,7 @@ static vs2_status parse_tokens(const jctx *c, const json_t *root, const json_t *
 static void config_defaults(vs2_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->vocab_size = 152064;
+    cfg->max_position_embeddings = 128000; /* Qwen2_5_VLTextConfig default and the hub value */
     cfg->rms_norm_eps = 1e-5; /* Qwen2_5_VLTextConfig default; the hub file says 1e-6 */
     cfg->rope_theta = 1000000.0;
     strcpy(cfg->hidden_act, "silu");
@@ -396,9 +418,9 @@ static vs2_status parse_eos_list(const jctx *c, const json_t *v, vs2_generation_
     if (!v) return VS2_OK;
     if (json_is_integer(v)) {
         g->n_eos = 1;
-        return get_int(c, v, "eos_token_id", 1, 0, &g->eos_token_ids[0]);
+        return get_int(c, v, "eos_token_id", 1, 0, MAX_ID, &g->eos_token_ids[0]);
     }
-    return get_int_list(c, v, "eos_token_id", VS2_MAX_EOS, g->eos_token_ids, &g->n_eos);
+    return get_int_list(c, v, "eos_token_id", VS2_MAX_EOS, MAX_ID, g->eos_token_ids, &g->n_eos);
 }
 
 static vs2_status parse_generation(const jctx *c, const json_t *root, vs2_generation_config *g) {
@@ -406,10 +428,10 @@ static vs2_status parse_generation(const jctx *c, const json_t *root, vs2_genera
     const json_t *o[1] = {root};
     TRY(get_bool(c, lookup(o, 1, "do_sample"), "do_sample", &g->do_sample));
     TRY(get_num(c, lookup(o, 1, "temperature"), "temperature", &g->temperature));
-    TRY(get_int(c, lookup(o, 1, "top_k"), "top_k", 0, 0, &g->top_k));
+    TRY(get_int(c, lookup(o, 1, "top_k"), "top_k", 0, 0, MAX_ID + 1, &g->top_k));
     TRY(get_num(c, lookup(o, 1, "top_p"), "top_p", &g->top_p));
     TRY(get_num(c, lookup(o, 1, "repetition_penalty"), "repetition_penalty", &g->repetition_penalty));
-    TRY(get_int(c, lookup(o, 1, "max_new_tokens"), "max_new_tokens", 0, 0, &g->max_new_tokens));
+    TRY(get_int(c, lookup(o, 1, "max_new_tokens"), "max_new_tokens", 0, 0, MAX_POSITIONS, &g->max_new_tokens));
     TRY(get_token(c, lookup(o, 1, "bos_token_id"), "bos_token_id", &g->bos_token_id));
     TRY(get_token(c, lookup(o, 1, "pad_token_id"), "pad_token_id", &g->pad_token_id));
     TRY(parse_eos_list(c, lookup(o, 1, "eos_token_id"), g));

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +109,30 @@ const char *vs2_engine_backend(const vs2_engine *e) { return e && e->kernels ? e
 const vs2_llm *vs2__engine_llm(const vs2_engine *e) { return e ? e->llm : NULL; }
 const vs2_vision *vs2__engine_vision(const vs2_engine *e) { return e ? e->vision : NULL; }
 
+/* The vision ids of config.json must be the tokenizer's: the chat is tokenized with the
+ * tokenizer's <|video_pad|>, while the positions and the embedding merge look for config.json's
+ * video_token_id. A mismatch would only surface as "0 videos but 1 grid" at the first score. */
+static vs2_status check_vision_ids(const vs2_engine *e, vs2_error *err) {
+    const vs2_config *cfg = vs2_model_files_config(e->mf);
+    const struct { const char *key, *token; int id; } ids[] = {
+        {"video_token_id", "<|video_pad|>", cfg->video_token_id},
+        {"vision_start_token_id", "<|vision_start|>", cfg->vision_start_token_id},
+        {"vision_end_token_id", "<|vision_end|>", cfg->vision_end_token_id},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        int32_t t = vs2_tokenizer_token_id(e->tok, ids[i].token);
+        if (t < 0)
+            return vs2__fail(err, VS2_ERR_MODEL, "%s/config.json: %s = %d, but the tokenizer (tokenizer.json) "
+                             "has no %s token", e->dir, ids[i].key, ids[i].id, ids[i].token);
+        if (t != ids[i].id)
+            return vs2__fail(err, VS2_ERR_MODEL,
+                             "%s/config.json: %s = %d, but the tokenizer (tokenizer.json) gives %s the id %d: "
+                             "the files come from different models",
+                             e->dir, ids[i].key, ids[i].id, ids[i].token, t);
+    }
+    return VS2_OK;
+}
+
 vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs2_error *err) {
     vs2__ok(err);
     if (!out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_engine_load: out is NULL");
@@ -138,6 +163,7 @@ vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs
     mp.log_user = p->log_user;
     if ((st = vs2_model_files_open(e->dir, &mp, &e->mf, err)) != VS2_OK) goto fail;
     if ((st = vs2_tokenizer_load(e->dir, &e->tok, err)) != VS2_OK) goto fail;
+    if ((st = check_vision_ids(e, err)) != VS2_OK) goto fail;
     if ((st = vs2k_select(p->backend, &e->kernels, err)) != VS2_OK) goto fail;
     if ((st = load_models(e, p->weight_cache, err)) != VS2_OK) goto fail;
     vs2_digit_ids(e->tok, e->digit_ids);
@@ -508,6 +534,44 @@ static vs2_status generate_batch(const vs2_engine *e, const vs2_score_params *p,
 
 static char *dupstr(const char *s) { return strdup(s ? s : ""); }
 
+/* Memory a KV cache may take: half the physical memory, or half the address-space limit
+ * (ulimit -v) when that is lower; the weights and activations need the rest. 0 if unknown. */
+static double kv_budget_bytes(const char **what) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    double b = pages > 0 && page > 0 ? (double)pages * (double)page / 2 : 0;
+    *what = "half of this machine's memory";
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (b == 0 || (double)rl.rlim_cur / 2 < b)) {
+        b = (double)rl.rlim_cur / 2;
+        *what = "half of the address-space limit, ulimit -v";
+    }
+    return b;
+}
+
+/* Refuse a sequence the model cannot take before any forward pass: past max_position_embeddings,
+ * or a KV cache past the memory budget. Both numbers are named. */
+static vs2_status check_sequence_fits(const vs2_config *cfg, int64_t n_prompt, int64_t n_video,
+                                      int64_t max_new, vs2_error *err) {
+    const int64_t total = n_prompt + max_new;
+    if (total > cfg->max_position_embeddings)
+        return vs2__fail(err, VS2_ERR_INVALID_ARG,
+                         "the prompt is %lld tokens (%lld of them video) and up to %lld more may be "
+                         "generated: %lld tokens, more than the model's max_position_embeddings %d "
+                         "(config.json); shorten the prompt or use fewer video frames or pixels",
+                         (long long)n_prompt, (long long)n_video, (long long)max_new, (long long)total,
+                         cfg->max_position_embeddings);
+    const double per_token = 2.0 * cfg->num_hidden_layers * cfg->num_key_value_heads * cfg->head_dim * sizeof(float);
+    const char *what;
+    const double need = per_token * (double)total, budget = kv_budget_bytes(&what);
+    if (budget > 0 && need > budget)
+        return vs2__fail(err, VS2_ERR_NOMEM,
+                         "the prompt is %lld tokens and up to %lld more may be generated: %lld tokens need "
+                         "a KV cache of %.3f GB, more than its budget of %.3f GB (%s), which holds %lld tokens",
+                         (long long)n_prompt, (long long)max_new, (long long)total, need / 1e9, budget / 1e9,
+                         what, (long long)(budget / per_token));
+    return VS2_OK;
+}
+
 static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const char *video_name,
                               const char *prompt, const vs2_score_params *p, double video_ms, double t_start,
                               vs2_result **out, vs2_error *err) {
@@ -589,6 +653,7 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
     }
     if ((st = vs2_chat_video_ids(e->tok, user, (size_t)n_video, &ids, err)) != VS2_OK) goto done;
     r->prompt_tokens = (int64_t)ids.n;
+    if ((st = check_sequence_fits(cfg, (int64_t)ids.n, n_video, r->max_new_tokens, err)) != VS2_OK) goto done;
 
     progress prog = {p, cfg->vision.depth, cfg->num_hidden_layers, 0};
     if (p->on_progress) {

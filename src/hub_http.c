@@ -63,11 +63,12 @@ void hub__resp_free(hub_resp *r) {
 
 static void resp_reset_headers(hub_resp *r) {
     char *body = r->body;
-    size_t body_len = r->body_len;
+    size_t body_len = r->body_len, body_cap = r->body_cap;
     r->body = NULL;
     hub__resp_free(r);
     r->body = body;
     r->body_len = body_len;
+    r->body_cap = body_cap;
     r->content_length = r->linked_size = r->range_start = -1;
 }
 
@@ -116,16 +117,27 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *user) {
     return len;
 }
 
+/* Metadata bodies: capped at BODY_MAX, grown by doubling so that a server sending many tiny
+ * chunks costs O(n) copying, not O(n²). */
 static size_t body_cb(char *buf, size_t size, size_t n, void *user) {
     hub_resp *r = user;
     size_t len = size * n;
-    if (r->body_len + len > BODY_MAX) return 0;
-    char *p = realloc(r->body, r->body_len + len + 1);
-    if (!p) return 0;
-    memcpy(p + r->body_len, buf, len);
+    if (len > BODY_MAX || r->body_len + len > BODY_MAX) {
+        r->body_over = 1;
+        return 0;
+    }
+    if (r->body_len + len + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + len + 1) cap *= 2;
+        if (cap > BODY_MAX + 1) cap = BODY_MAX + 1;
+        char *p = realloc(r->body, cap);
+        if (!p) return 0;
+        r->body = p;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, buf, len);
     r->body_len += len;
-    p[r->body_len] = '\0';
-    r->body = p;
+    r->body[r->body_len] = '\0';
     return len;
 }
 
@@ -236,6 +248,12 @@ vs2_status hub__request(hub_ctx *h, const char *method, const char *url, hub_res
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
         curl_slist_free_all(hdrs);
         int again = rc != CURLE_OK ? transient_curl(rc) : transient_status(r->status);
+        if (r->body_over) {
+            char host[256];
+            return vs2__fail(h->err, VS2_ERR_IO, "%s %s: the response is larger than %u MiB, the most vs2 "
+                             "accepts for metadata (a hostile or misconfigured server?)",
+                             method, host_of(url, host, sizeof host), BODY_MAX >> 20);
+        }
         if (!again || attempt >= h->max_retries) {
             if (rc != CURLE_OK) return net_fail(h, rc, url, errbuf);
             return VS2_OK;

@@ -76,7 +76,8 @@ typedef struct hub_resp {
     char *location, *etag, *linked_etag, *commit, *error_code, *error_message;
     int64_t content_length, linked_size, range_start; /* -1: absent */
     char *body;
-    size_t body_len;
+    size_t body_len, body_cap; /* body grows geometrically, up to a cap (hub_http.c) */
+    int body_over;             /* the body passed the cap: the request failed */
 } hub_resp;
 void hub__resp_free(hub_resp *r);
 void hub__http_cleanup(hub_ctx *h); /* the curl handle */

@@ -21,13 +21,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jerror.h>
 #include <jpeglib.h>
 
 int vs2__is_jpeg_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    int fd = vs2__open_regular(path, NULL); /* never blocks on a FIFO */
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return 0;
+    }
     unsigned char b[3];
     size_t n = fread(b, 1, sizeof b, f);
     fclose(f);
@@ -198,9 +203,12 @@ vs2_status vs2__jpeg_load_rgb(const char *path, int64_t max_pixels, uint8_t **rg
     j->max_pixels = max_pixels;
     j->desc = desc;
     j->desc_size = desc_size;
-    j->f = fopen(path, "rb");
+    int fd = vs2__open_regular(path, err);
+    j->f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!j->f) {
-        vs2_status st = vs2__fail(err, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        vs2_status st = fd >= 0 ? vs2__fail(err, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno))
+                                : (err ? err->status : VS2_ERR_IO);
+        if (fd >= 0) close(fd);
         free(j);
         return st;
     }

@@ -24,6 +24,13 @@ void vs2__ok(vs2_error *err);
 vs2_status vs2__read_file(const char *path, size_t max_bytes, char **data, size_t *len,
                           vs2_error *err);
 
+/* Open path read-only without ever blocking: O_NONBLOCK so a FIFO with no writer (or a device)
+ * returns at once, then anything but a regular file is refused with an error naming its kind
+ * ("a FIFO", "a character device", ...). Returns the fd (blocking mode restored) or -1. */
+int vs2__open_regular(const char *path, vs2_error *err);
+/* "a FIFO", "a directory", ... for a st_mode that is not a regular file. */
+const char *vs2__file_kind(unsigned mode);
+
 /* Append to a vs2_ids, growing it; returns VS2_ERR_NOMEM on failure. */
 vs2_status vs2__ids_push(vs2_ids *ids, int32_t id);
 vs2_status vs2__ids_reserve(vs2_ids *ids, size_t extra);

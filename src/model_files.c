@@ -41,6 +41,7 @@ struct vs2_model_files {
     int weights_incomplete;   /* a weights file failed: missing tensors are not reported */
     char **problems;
     size_t n_problems, cap_problems;
+    size_t n_omitted;         /* problems past VS2_MAX_PROBLEMS: counted, not kept */
     vs2_error first;          /* the first problem */
 };
 
@@ -60,6 +61,11 @@ static void mf_log(const vs2_model_files *mf, int level, const char *fmt, ...) {
 /* Record a problem. Returns 1 when the open must stop (not keep_going). */
 static int add_problem_err(vs2_model_files *mf, const vs2_error *e) {
     if (mf->first.status == VS2_OK) mf->first = *e;
+    /* Capped: a hostile config could otherwise yield millions (12 per missing layer). */
+    if (mf->n_problems >= VS2_MAX_PROBLEMS) {
+        mf->n_omitted++;
+        return !mf->params.keep_going;
+    }
     mf_log(mf, 0, "%s", e->message);
     if (mf->n_problems == mf->cap_problems) {
         size_t cap = mf->cap_problems ? mf->cap_problems * 2 : 16;
@@ -174,12 +180,10 @@ static void check_readable(vs2_model_files *mf, const char *name) {
         problem(mf, VS2_ERR_NOMEM, "%s/%s: out of memory", mf->dir, name);
         return;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0) problem(mf, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        problem(mf, VS2_ERR_IO, "%s: not a regular file", path);
-    if (fd >= 0) close(fd);
+    vs2_error e;
+    int fd = vs2__open_regular(path, &e);
+    if (fd < 0) problem(mf, e.status, "%s", e.message);
+    else close(fd);
     free(path);
 }
 
@@ -243,13 +247,16 @@ static void load_shard(vs2_model_files *mf, size_t i, const char *named_by) {
         problem(mf, VS2_ERR_NOMEM, "%s: out of memory", sh->name);
         return;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named like a shard is refused below instead of blocking the open. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
     if (fd < 0) {
         problem(mf, VS2_ERR_IO, "%s: cannot open shard%s%s: %s", path, named_by ? " named by " : "",
                 named_by ? named_by : "", strerror(errno));
-    } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        problem(mf, VS2_ERR_IO, "%s: not a regular file", path);
+    } else if (fstat(fd, &st) != 0) {
+        problem(mf, VS2_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        problem(mf, VS2_ERR_IO, "%s: is %s, not a regular file", path, vs2__file_kind(st.st_mode));
     } else {
         sh->size = (size_t)st.st_size;
         if (sh->size) sh->map = mmap(NULL, sh->size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -271,12 +278,17 @@ static void load_shard(vs2_model_files *mf, size_t i, const char *named_by) {
     free(path);
 }
 
+/* More shards than any real checkpoint has (72B: 38); bounds the linear name lookups below. */
+#define MAX_SHARDS 4096
+
+/* 1: added or found; 0: out of memory; -1: more than MAX_SHARDS distinct names. */
 static int add_shard(vs2_model_files *mf, const char *name, size_t *index) {
     for (size_t i = 0; i < mf->n_shards; i++)
         if (!strcmp(mf->shards[i].name, name)) {
             *index = i;
             return 1;
         }
+    if (mf->n_shards >= MAX_SHARDS) return -1;
     shard *p = realloc(mf->shards, (mf->n_shards + 1) * sizeof *p);
     if (!p) return 0;
     mf->shards = p;
@@ -421,7 +433,12 @@ static void load_weights(vs2_model_files *mf) {
         const char *k;
         json_t *v;
         if (wm) json_object_foreach((json_t *)wm, k, v) {
-            if (!add_shard(mf, json_string_value(v), &idx)) {
+            int added = add_shard(mf, json_string_value(v), &idx);
+            if (added < 0) {
+                problem(mf, VS2_ERR_FORMAT, "%s: names more than %d shard files", INDEX_NAME, MAX_SHARDS);
+                break;
+            }
+            if (!added) {
                 problem(mf, VS2_ERR_NOMEM, "%s: out of memory", INDEX_NAME);
                 break;
             }
@@ -515,10 +532,17 @@ static void expect_block(arch_ctx *a, const char *prefix, int idx, const block_t
     }
 }
 
+/* a × b, or -1 (a shape no tensor has, so the check reports it) if it overflows. config.c
+ * bounds every value so that this cannot happen for a parsed config; the check keeps it so. */
+static int64_t dim_mul(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? -1 : r;
+}
+
 static void expect_vision(arch_ctx *a, const vs2_vision_config *v) {
     enum { H, I, H3 };
     const int64_t sizes[] = {[H] = v->hidden_size, [I] = v->intermediate_size,
-                             [H3] = 3 * (int64_t)v->hidden_size};
+                             [H3] = dim_mul(3, v->hidden_size)};
     static const block_tensor block[] = {
         {"norm1.weight", 1, {H}},        {"norm2.weight", 1, {H}},
         {"attn.qkv.weight", 2, {H3, H}}, {"attn.qkv.bias", 1, {H3}},
@@ -527,23 +551,24 @@ static void expect_vision(arch_ctx *a, const vs2_vision_config *v) {
         {"mlp.up_proj.weight", 2, {I, H}},   {"mlp.up_proj.bias", 1, {I}},
         {"mlp.down_proj.weight", 2, {H, I}}, {"mlp.down_proj.bias", 1, {H}},
     };
-    const int64_t hid = v->hidden_size, m2 = (int64_t)v->spatial_merge_size * v->spatial_merge_size;
+    const int64_t hid = v->hidden_size, m2 = dim_mul(v->spatial_merge_size, v->spatial_merge_size);
+    const int64_t merged = m2 < 0 ? -1 : dim_mul(hid, m2);
     EXPECT(a, 0, "visual.patch_embed.proj.weight", hid, v->in_chans, v->temporal_patch_size,
            v->patch_size, v->patch_size);
     for (int i = 0; i < v->depth && !stopped(a->mf); i++)
         expect_block(a, "visual.blocks", i, block, sizeof block / sizeof block[0], sizes);
     EXPECT(a, 0, "visual.merger.ln_q.weight", hid);
-    EXPECT(a, 0, "visual.merger.mlp.0.weight", hid * m2, hid * m2);
-    EXPECT(a, 0, "visual.merger.mlp.0.bias", hid * m2);
-    EXPECT(a, 0, "visual.merger.mlp.2.weight", v->out_hidden_size, hid * m2);
+    EXPECT(a, 0, "visual.merger.mlp.0.weight", merged, merged);
+    EXPECT(a, 0, "visual.merger.mlp.0.bias", merged);
+    EXPECT(a, 0, "visual.merger.mlp.2.weight", v->out_hidden_size, merged);
     EXPECT(a, 0, "visual.merger.mlp.2.bias", v->out_hidden_size);
 }
 
 static void expect_language(arch_ctx *a, const vs2_config *c) {
     enum { H, I, Q, KV };
     const int64_t sizes[] = {[H] = c->hidden_size, [I] = c->intermediate_size,
-                             [Q] = (int64_t)c->num_attention_heads * c->head_dim,
-                             [KV] = (int64_t)c->num_key_value_heads * c->head_dim};
+                             [Q] = dim_mul(c->num_attention_heads, c->head_dim),
+                             [KV] = dim_mul(c->num_key_value_heads, c->head_dim)};
     static const block_tensor layer[] = {
         {"input_layernorm.weight", 1, {H}},
         {"self_attn.q_proj.weight", 2, {Q, H}},  {"self_attn.q_proj.bias", 1, {Q}},
@@ -685,6 +710,8 @@ const vs2_tensor *vs2_model_files_tensor(const vs2_model_files *mf, const char *
 }
 
 size_t vs2_model_files_n_problems(const vs2_model_files *mf) { return mf ? mf->n_problems : 0; }
+
+size_t vs2_model_files_n_problems_omitted(const vs2_model_files *mf) { return mf ? mf->n_omitted : 0; }
 
 const char *vs2_model_files_problem(const vs2_model_files *mf, size_t i) {
     return mf && i < mf->n_problems ? mf->problems[i] : NULL;

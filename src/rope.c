@@ -13,6 +13,8 @@
 
 #include <math.h>
 
+#define ROPE_MAX_POSITION (INT64_C(1) << 24) /* positions are exact in fp32 below 2^24 (llm.h) */
+
 /* torch: arange(0, dim, 2) as float32 → / dim (fp32) → base ** x (fp32 pow) → 1 / x (fp32).
  * The fp32 pow is the one step that is not exactly reproducible: torch's CPU kernel (SLEEF,
  * 1-ulp accuracy) is not correctly rounded, and neither CUDA's powf nor glibc's powf agree
@@ -95,6 +97,18 @@ vs2_status vs2_rope_index(const vs2_config *cfg, const int32_t *ids, int64_t n,
         const int64_t start = next + (ed - st);
         /* 4.52+: spg is cast to int64 (truncated) before multiplying. */
         const int64_t step = (int64_t)trunc(g->second_per_grid_t) * tps;
+        /* The last temporal position, checked here where its causes are known (the llm only sees
+         * the number); overflow-checked, as the config may come from a caller, not config.c. */
+        int64_t last;
+        if (__builtin_mul_overflow(T - 1, step, &last) || __builtin_add_overflow(last, start, &last))
+            last = INT64_MAX;
+        if (last >= ROPE_MAX_POSITION)
+            return vs2__fail(err, VS2_ERR_INVALID_ARG,
+                             "video %d: %lld temporal grid steps × %lld positions each (config.json "
+                             "vision_config.tokens_per_second %lld × %g seconds per grid step, truncated) "
+                             "reach position %lld, past the 2^24 positions the model represents exactly",
+                             v, (long long)T, (long long)step, (long long)tps, g->second_per_grid_t,
+                             (long long)last);
         int64_t mx = start;
         for (int64_t t = 0, k = ed; t < T; t++)
             for (int64_t y = 0; y < Hm; y++)

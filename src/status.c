@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef VS2_VERSION_STRING
 #define VS2_VERSION_STRING "0.0.0"
@@ -51,34 +53,71 @@ void vs2__ok(vs2_error *err) {
     }
 }
 
+const char *vs2__file_kind(unsigned mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "a special file";
+}
+
+int vs2__open_regular(const char *path, vs2_error *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        vs2__fail(err, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    int fs = fstat(fd, &st);
+    if (fs != 0 || !S_ISREG(st.st_mode)) {
+        if (fs != 0) vs2__fail(err, VS2_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        else vs2__fail(err, VS2_ERR_IO, "%s: is %s, not a regular file", path, vs2__file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 vs2_status vs2__read_file(const char *path, size_t max_bytes, char **data, size_t *len,
                           vs2_error *err) {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return vs2__fail(err, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd = vs2__open_regular(path, err);
+    if (fd < 0) return err ? err->status : VS2_ERR_IO;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return vs2__fail(err, VS2_ERR_IO, "%s: not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return vs2__fail(err, VS2_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if (max_bytes && (uint64_t)st.st_size > max_bytes) {
-        fclose(f);
+        close(fd);
         return vs2__fail(err, VS2_ERR_FORMAT, "%s: file is %lld bytes, more than the %zu allowed",
                          path, (long long)st.st_size, max_bytes);
     }
-    size_t n = (size_t)st.st_size;
+    size_t n = (size_t)st.st_size, got = 0;
     char *buf = malloc(n + 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return vs2__fail(err, VS2_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n + 1);
     }
-    size_t got = fread(buf, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
+    int bad = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            bad = r < 0 ? errno : 0;
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
         free(buf);
-        return vs2__fail(err, VS2_ERR_IO, "%s: short read (%zu of %zu bytes)", path, got, n);
+        return vs2__fail(err, VS2_ERR_IO, "%s: short read (%zu of %zu bytes)%s%s", path, got, n,
+                         bad ? ": " : "", bad ? strerror(bad) : "");
     }
     buf[n] = '\0';
     *data = buf;

@@ -152,6 +152,11 @@ static vs2_status select_frames(vs2_video *v, const vs2_video_params *p, const c
                                 vs2_error *err) {
     if (!(v->video_fps > 0) || !isfinite(v->video_fps))
         return vs2__fail(err, VS2_ERR_VIDEO, "%s: the video stream has no average frame rate", name);
+    /* The reference's float32 linspace of frame positions is exact only below 2^24 frames; past
+     * that it can round the last index to total_frames itself (an IndexError in the reference). */
+    if (v->total_frames > VS2_MAX_VIDEO_FRAMES)
+        return vs2__fail(err, VS2_ERR_UNSUPPORTED, "%s: %lld frames, more than the %d the reference can index",
+                         name, (long long)v->total_frames, VS2_MAX_VIDEO_FRAMES);
     int n = vs2_video_nframes(v->total_frames, v->video_fps, p->fps);
     if (n < 2)
         return vs2__fail(err, VS2_ERR_VIDEO,
@@ -230,14 +235,50 @@ static int is_image_format(const AVFormatContext *fmt) {
     return !strcmp(n, "image2") || strstr(n, "_pipe") != NULL;
 }
 
+/* Videos and images must be regular files: FFmpeg would block forever on a FIFO without a writer
+ * and read /dev/urandom or a terminal without end. Checked with stat (which opens nothing);
+ * FFmpeg then opens the path itself. */
+static vs2_status regular_input(const char *path, vs2_error *err) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) return vs2__fail(err, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return vs2__fail(err, VS2_ERR_IO, "%s: is %s, not a video or image file", path,
+                         vs2__file_kind(sb.st_mode));
+    return VS2_OK;
+}
+
+/* A YUV4MPEG2 header declares the frame size before any frame: FFmpeg refuses sizes it cannot
+ * allocate with a bare errno ("Device or resource busy"), so read W and H here to name them.
+ * Returns 0 when the file is not y4m or the header has no size. */
+static int y4m_declared_size(const char *path, int64_t *w, int64_t *h) {
+    char head[256];
+    int fd = vs2__open_regular(path, NULL);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, head, sizeof head - 1);
+    close(fd);
+    if (n < 10 || memcmp(head, "YUV4MPEG2 ", 10)) return 0;
+    head[n] = '\0';
+    *w = *h = -1;
+    for (char *t = head + 9; *t && *t != '\n'; t++)
+        if (t[-1] == ' ' && (*t == 'W' || *t == 'H')) {
+            long long v = strtoll(t + 1, NULL, 10);
+            *(*t == 'W' ? w : h) = v;
+        }
+    return *w >= 0 && *h >= 0;
+}
+
 static vs2_status input_open(input *in, const char *path, const vs2_video_params *p, vs2_error *err) {
     char eb[128];
     memset(in, 0, sizeof *in);
     in->path = path;
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return vs2__fail(err, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return vs2__fail(err, VS2_ERR_IO, "%s: is a directory", path);
+    vs2_status st = regular_input(path, err);
+    if (st != VS2_OK) return st;
+    int64_t yw, yh, ypx;
+    if (y4m_declared_size(path, &yw, &yh) &&
+        (yw <= 0 || yh <= 0 || __builtin_mul_overflow(yw, yh, &ypx) || ypx > p->max_source_pixels))
+        return vs2__fail(err, VS2_ERR_UNSUPPORTED, "%s: the YUV4MPEG2 header declares a frame size %lldx%lld, "
+                         "outside 1 to the limit of %lld pixels", path, (long long)yw, (long long)yh,
+                         (long long)p->max_source_pixels);
     int r = avformat_open_input(&in->fmt, path, NULL, NULL);
     if (r < 0)
         return vs2__fail(err, VS2_ERR_VIDEO, "%s: not a readable video or image (%s)", path,
@@ -334,7 +375,7 @@ static vs2_status decode_all(input *in, int seek, frame_fn fn, void *user, int *
     /* read_video seeks to its start (0) first; failure means no frames at all. (PIL reads
      * images without seeking.) */
     if (seek && av_seek_frame(in->fmt, in->stream, 0, AVSEEK_FLAG_BACKWARD) < 0) {
-        *stopped_early = 1;
+        *stopped_early = 2; /* told apart: the cause is the missing timestamps, not damage */
         return VS2_OK;
     }
     avcodec_flush_buffers(in->dec);
@@ -555,7 +596,8 @@ static vs2_status load_video(input *in, const vs2_video_params *p, vs2_video *v,
     vs2_status st = VS2_OK;
     /* Predict the selection from the container's frame count. */
     int64_t pred = predicted_total(in);
-    int pred_n = pred > 0 && v->video_fps > 0 ? vs2_video_nframes(pred, v->video_fps, p->fps) : 0;
+    int pred_n = pred > 0 && pred <= VS2_MAX_VIDEO_FRAMES && v->video_fps > 0
+                     ? vs2_video_nframes(pred, v->video_fps, p->fps) : 0;
     if (pred_n >= 2) {
         s.want = malloc((size_t)pred_n * sizeof *s.want);
         if (!s.want) return vs2__fail(err, VS2_ERR_NOMEM, "%s: out of memory", path);
@@ -570,8 +612,17 @@ static vs2_status load_video(input *in, const vs2_video_params *p, vs2_video *v,
     v->total_frames = total;
     if (total == 0) {
         free(ord);
-        st = vs2__fail(err, VS2_ERR_VIDEO, "%s: no decodable video frame%s", path,
-                       stopped ? " (the stream is corrupt or truncated)" : "");
+        if (stopped == 2)
+            st = vs2__fail(err, VS2_ERR_VIDEO,
+                           "%s: the stream cannot be sought to its start, as it has no timestamps (a raw "
+                           "stream such as H.264 without a container?), and the reference reader then "
+                           "gets no frames: put it in a container, e.g. ffmpeg -i IN -c copy OUT.mp4", path);
+        else if (s.n_pts > 0) /* frames decoded, but the reference keeps only pts >= 0 */
+            st = vs2__fail(err, VS2_ERR_VIDEO, "%s: %lld frame(s) decoded but none at a timestamp >= 0 (the "
+                           "reference keeps only those)", path, (long long)s.n_pts);
+        else
+            st = vs2__fail(err, VS2_ERR_VIDEO, "%s: no decodable video frame%s", path,
+                           stopped ? " (the stream is corrupt or truncated)" : "");
         goto out;
     }
     /* The prediction held if the reference list is exactly the decode order 0..total-1. */
@@ -730,6 +781,7 @@ static vs2_status load_images(const char *const *paths, size_t n, const vs2_vide
         uint8_t *rgb = NULL;
         int w = 0, h = 0;
         char jdesc[32];
+        if ((st = regular_input(paths[i], err)) != VS2_OK) break;
         int jpeg = vs2__is_jpeg_file(paths[i]);
         if (jpeg)
             st = vs2__jpeg_load_rgb(paths[i], p->max_source_pixels, &rgb, &w, &h, jdesc, sizeof jdesc, err);
@@ -787,6 +839,8 @@ vs2_status vs2_video_load(const char *path, const vs2_video_params *params, vs2_
     if (!path) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_video_load: path is NULL");
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return vs2_video_from_dir(path, p, out, err);
+    vs2_status rs = regular_input(path, err);
+    if (rs != VS2_OK) return rs;
     if (vs2__is_jpeg_file(path)) { /* libjpeg, not FFmpeg (see load_images) */
         vs2_status st = load_images(&path, 1, p, out, err);
         if (st != VS2_OK) vs2_video_free(out);

@@ -13,6 +13,8 @@
 #define FACTOR 28
 #define VIDEO_MAX_PIXELS_CONST 602112.0 /* 768*28*28, qwen-vl-utils VIDEO_MAX_PIXELS */
 #define MAX_RATIO 200.0
+#define MAX_SIDE (1 << 30)           /* no decodable frame is larger on a side */
+#define MAX_PIXEL_ARG 4611686018427387904.0 /* 2^62 */
 
 vs2_video_params vs2_video_default_params(void) {
     vs2_video_params p = {0};
@@ -68,6 +70,11 @@ void vs2_video_indices(int64_t total_frames, int n, int64_t *indices) {
                 indices[g + j] = (int64_t)nearbyintf(j == 0 ? base : base + (float)j * step);
         }
     for (; i < n; i++) indices[i] = (int64_t)nearbyintf(linspace_scalar(start, end, step, i, n));
+    /* Past 2^24 frames float32 rounding can reach total_frames (callers refuse such videos, see
+     * VS2_MAX_VIDEO_FRAMES); clamped so that an index is never outside the video. Found by
+     * fuzz_video_plan. */
+    for (i = 0; i < n; i++)
+        if (indices[i] > total_frames - 1) indices[i] = total_frames - 1;
 }
 
 static int64_t round_f(double v) { return (int64_t)nearbyint(v / FACTOR) * FACTOR; }
@@ -79,6 +86,14 @@ vs2_status vs2_smart_resize(int64_t height, int64_t width, double min_pixels, do
     if (height <= 0 || width <= 0)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "size %lldx%lld is empty", (long long)width,
                          (long long)height);
+    /* Bounded inputs keep every intermediate below 2^62, so the casts to int64 are defined
+     * (NaN or a huge pixel count would make them undefined; found by fuzz_video_plan). */
+    if (height > MAX_SIDE || width > MAX_SIDE)
+        return vs2__fail(err, VS2_ERR_UNSUPPORTED, "size %lldx%lld is larger than %d on a side",
+                         (long long)width, (long long)height, MAX_SIDE);
+    if (!(min_pixels >= 0 && min_pixels <= MAX_PIXEL_ARG) || !(max_pixels > 0 && max_pixels <= MAX_PIXEL_ARG))
+        return vs2__fail(err, VS2_ERR_INVALID_ARG, "pixel bounds min %g, max %g are not in [0, 2^62] and (0, 2^62]",
+                         min_pixels, max_pixels);
     double hi = (double)(height > width ? height : width), lo = (double)(height < width ? height : width);
     if (hi / lo > MAX_RATIO)
         return vs2__fail(err, VS2_ERR_UNSUPPORTED,

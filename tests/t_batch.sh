@@ -96,11 +96,23 @@ out=$(batch --manifest "$W/m.jsonl" --out "$W/r.jsonl" 2>&1); rc=$?
 has "$out" "cut a torn last line (200 bytes)" "torn resume"
 has "$out" "4 scored now" "torn resume"
 check "$W/r.jsonl" "$W/m.jsonl" "$W/full.jsonl"
-# A torn line that is complete JSON but lacks the newline is cut too; an unparsable complete
-# last line (garbage after a crash) as well.
-head -n $((N - 1)) "$W/full.jsonl" > "$W/r.jsonl"; printf '\0\0\0\0\n' >> "$W/r.jsonl"
+# A torn line that is complete JSON but lacks the newline is cut too, and so are zero bytes
+# without a newline (what a power loss leaves of an append that was never synced).
+head -n $((N - 1)) "$W/full.jsonl" > "$W/r.jsonl"; printf '\0\0\0\0' >> "$W/r.jsonl"
 batch --manifest "$W/m.jsonl" --out "$W/r.jsonl" > /dev/null 2>&1
 check "$W/r.jsonl" "$W/m.jsonl" "$W/full.jsonl"
+head -n $((N - 1)) "$W/full.jsonl" > "$W/r.jsonl"; tail -n 1 "$W/full.jsonl" | head -c -1 >> "$W/r.jsonl"
+out=$(batch --manifest "$W/m.jsonl" --out "$W/r.jsonl" 2>&1); rc=$?
+has "$out" "cut a torn last line" "complete JSON without newline"
+check "$W/r.jsonl" "$W/m.jsonl" "$W/full.jsonl"
+# A complete (newline-terminated) last line that is not a result — a note someone added — is
+# never cut: refused, naming the line, and the file is left as it was.
+{ cat "$W/full.jsonl"; echo 'checked by hand: ok'; } > "$W/r.jsonl"; cp "$W/r.jsonl" "$W/r.before"
+out=$(batch --manifest "$W/m.jsonl" --out "$W/r.jsonl" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "complete bad last line: exit $rc ($out)"
+has "$out" "r.jsonl:$((N + 1)):" "complete bad last line"
+has "$out" "not one a crash cut short" "complete bad last line"
+cmp -s "$W/r.jsonl" "$W/r.before" || fail "a complete bad last line was changed"
 # A bad line followed by valid lines is not a torn line: refused, naming the line.
 { head -n 2 "$W/full.jsonl"; echo '{"no id": 1}'; sed -n '3,5p' "$W/full.jsonl"; } > "$W/r.jsonl"
 out=$(batch --manifest "$W/m.jsonl" --out "$W/r.jsonl" 2>&1); rc=$?

@@ -91,6 +91,13 @@ out=$(vs2dl "$WORK/c6" t/m 2>&1); rc=$?
 expect_fail no-space 1 $rc "$out" "disk full: the download needs" "is free in $WORK/c6"
 stop_server
 
+# 6b. A hostile server: a 70 MiB model-info answer in 4 KiB pieces is cut at the 64 MiB cap
+#     for metadata and named (memory bounded, linear time: the body grows by doubling).
+start_server hugeinfo --repo t/m="$WORK/repo" --fault "hugeinfo:api"
+out=$(vs2dl "$WORK/c6b" t/m 2>&1); rc=$?
+expect_fail huge-info 1 $rc "$out" "the response is larger than 64 MiB, the most vs2 accepts for metadata"
+stop_server
+
 # 7. The disk fills up mid-file (ENOSPC), then space is freed and the download resumes. Needs a
 #    private tmpfs (unshare -Urm); skipped where the sandbox forbids it.
 if unshare -Urm true 2>/dev/null; then

@@ -87,6 +87,40 @@ contains "$out" "model-00002-of-00002.safetensors: cannot open shard named by mo
 import json, sys; d = json.load(sys.stdin); assert d["ok"] is False and len(d["problems"]) == 3, d["problems"]' \
   || fail "broken --json"
 
+# 6b. Absurd sizes: refused by their bound at once; a large but bounded layer count lists at most
+# 1000 problems and says how many more there were (memory stays bounded).
+mkdir -p "$WORK/layers"
+cp "$CK/hub_bf16"/* "$WORK/layers/"
+setcfg() { "$PY" - "$WORK/layers/config.json" "$@" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1])); c[sys.argv[2]] = int(sys.argv[3]); json.dump(c, open(sys.argv[1], "w"))
+EOF
+}
+setcfg num_hidden_layers 2147483647
+out=$(timeout 20 "$VS2_BIN" inspect "$WORK/layers"); rc=$?
+[ $rc -eq 1 ] || fail "2^31-1 layers: exit $rc"
+contains "$out" "\"num_hidden_layers\" = 2147483647 is out of range [1, 1024]"
+setcfg num_hidden_layers 1024
+LIMIT=(prlimit --as=$((1 << 30)) --) # not in a sanitizer build: its shadow memory needs terabytes
+if grep -qa AddressSanitizer "$VS2_BIN" || ldd "$VS2_BIN" | grep -q libasan || ! command -v prlimit >/dev/null; then LIMIT=(); fi
+out=$(timeout 60 "${LIMIT[@]}" "$VS2_BIN" inspect "$WORK/layers" 2>/dev/null); rc=$?
+[ $rc -eq 1 ] || fail "1024 layers: exit $rc"
+contains "$out" "problems:       12264"
+contains "$out" "... and 11264 more problems (only the first 1000 are listed)"
+[ "$(grep -c '^  - ' <<<"$out")" -eq 1001 ] || fail "1024 layers: not 1000 problems listed"
+"$VS2_BIN" inspect "$WORK/layers" --json 2>/dev/null | "$PY" -c '
+import json, sys; d = json.load(sys.stdin); assert len(d["problems"]) == 1000 and d["problems_omitted"] == 11264, d["problems_omitted"]' \
+  || fail "1024 layers --json"
+
+# 6c. A FIFO in place of any model file is refused by name, never waited on.
+for f in config.json generation_config.json tokenizer.json model.safetensors; do
+  rm -rf "$WORK/fifo" && mkdir -p "$WORK/fifo" && cp "$CK/hub_bf16"/* "$WORK/fifo/"
+  rm "$WORK/fifo/$f" && mkfifo "$WORK/fifo/$f"
+  out=$(timeout 20 "$VS2_BIN" inspect "$WORK/fifo"); rc=$?
+  [ $rc -eq 1 ] || fail "FIFO $f: exit $rc (124 = it blocked)"
+  contains "$out" "$f: is a FIFO (named pipe), not a regular file"
+done
+
 # 7. Missing directory: a problem, not a crash.
 out=$("$VS2_BIN" inspect "$WORK/nope"); rc=$?
 [ $rc -eq 1 ] || fail "missing dir: exit $rc"

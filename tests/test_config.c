@@ -303,6 +303,50 @@ static void test_generation_bad(void) {
     gbad("{\"top_k\":", "invalid JSON");
 }
 
+/* Every size a config can claim is bounded (docs/model-files.md): just past each bound is
+ * refused naming the key and the range; at the bound it parses (possibly inconsistent, then
+ * VS2_ERR_MODEL, never an overflow). The huge values are the campaign's (2^31 − 1 and beyond). */
+static void test_bounds(void) {
+    static const struct { const char *from, *key; const char *to_past; } cases[] = {
+        {"\"spatial_merge_size\":2", "spatial_merge_size", "\"spatial_merge_size\":2147483647"},
+        {"\"window_size\":112", "window_size", "\"window_size\":2147483647"},
+        {"\"patch_size\":14", "patch_size", "\"patch_size\":1000000"},
+        {"\"temporal_patch_size\":2", "temporal_patch_size", "\"temporal_patch_size\":65"},
+        {"\"tokens_per_second\":2", "tokens_per_second", "\"tokens_per_second\":2147483647"},
+        {"\"num_hidden_layers\":28", "num_hidden_layers", "\"num_hidden_layers\":2147483647"},
+        {"\"depth\":32", "depth", "\"depth\":1025"},
+        {"\"hidden_size\":3584", "hidden_size", "\"hidden_size\":65537"},
+        {"\"intermediate_size\":18944", "intermediate_size", "\"intermediate_size\":1048577"},
+        {"\"num_attention_heads\":28", "num_attention_heads", "\"num_attention_heads\":1025"},
+        {"\"vocab_size\":152064", "vocab_size", "\"vocab_size\":16777217"},
+        {"\"max_position_embeddings\":128000", "max_position_embeddings",
+         "\"max_position_embeddings\":16777217"},
+        {"\"video_token_id\":151656", "video_token_id", "\"video_token_id\":16777216"},
+        {"\"in_chans\":3", "in_chans", "\"in_chans\":17"},
+        {"\"mrope_section\":[16,24,24]", "mrope_section", "\"mrope_section\":[16,24,2147483647]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_edit(cases[i].from, cases[i].to_past, VS2_ERR_FORMAT, cases[i].key, "out of range");
+    /* At the bounds: parsed, shapes computable; inconsistency is reported, not overflowed. */
+    vs2_config c;
+    vs2_error err;
+    char *j = edit(HUB, "\"spatial_merge_size\":2", "\"spatial_merge_size\":16");
+    vs2_status s = parse(j, &c, &err);
+    CHECK_MSG(s == VS2_ERR_MODEL && strstr(err.message, "window_size"), "%s", err.message);
+    CHECK_EQ_INT(c.vision.spatial_merge_size, 16);
+    free(j);
+    j = edit(HUB, "\"max_position_embeddings\":128000", "\"max_position_embeddings\":4096");
+    CHECK(parse(j, &c, &err) == VS2_OK);
+    CHECK_EQ_INT(c.max_position_embeddings, 4096);
+    free(j);
+    CHECK(parse(HUB, &c, &err) == VS2_OK);
+    CHECK_EQ_INT(c.max_position_embeddings, 128000);
+    /* Generation values. */
+    gbad("{\"max_new_tokens\":2147483647}", "max_new_tokens");
+    gbad("{\"top_k\":2147483647}", "top_k");
+    gbad("{\"eos_token_id\":[1,2147483647]}", "eos_token_id");
+}
+
 int main(void) {
     RUN(test_hub);
     RUN(test_nested);
@@ -313,5 +357,6 @@ int main(void) {
     RUN(test_inconsistent);
     RUN(test_generation);
     RUN(test_generation_bad);
+    RUN(test_bounds);
     return CHECK_DONE();
 }

@@ -185,6 +185,22 @@ static void test_errors(void) {
     /* an image item is not supported */
     int32_t img[4] = {1, VSTART, IMAGE, VEND};
     CHECK_EQ_INT(vs2_rope_index(&c, img, 4, NULL, 0, pos, &delta, &err), VS2_ERR_UNSUPPORTED);
+    /* Temporal positions past 2^24: refused here, naming tokens_per_second and the seconds per
+     * grid step (not later as a bare "position … outside [0, 2^24)" in the llm). */
+    ids[5] = VIDEO;
+    n--;
+    c.vision.tokens_per_second = 1000;
+    vs2_grid far = {2, 2, 2, 1e5}; /* step 1e8 */
+    int32_t two[16];
+    int64_t m = build(two, 1, 2, 1);
+    CHECK_EQ_INT(vs2_rope_index(&c, two, m, &far, 1, pos, &delta, &err), VS2_ERR_INVALID_ARG);
+    CHECK_STR_CONTAINS(err.message, "tokens_per_second 1000");
+    CHECK_STR_CONTAINS(err.message, "past the 2^24 positions");
+    c.vision.tokens_per_second = 2147483647; /* a hand-filled config: overflow-checked */
+    vs2_grid huge = {2, 2, 2, 1e9};
+    CHECK_EQ_INT(vs2_rope_index(&c, two, m, &huge, 1, pos, &delta, &err), VS2_ERR_INVALID_ARG);
+    CHECK_STR_CONTAINS(err.message, "tokens_per_second 2147483647");
+    c = qwen_config();
     /* empty / NULL */
     CHECK_EQ_INT(vs2_rope_index(&c, ids, 0, NULL, 0, pos, &delta, &err), VS2_ERR_INVALID_ARG);
     CHECK_EQ_INT(vs2_rope_index(&c, NULL, 3, NULL, 0, pos, &delta, &err), VS2_ERR_INVALID_ARG);

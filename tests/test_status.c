@@ -2,6 +2,9 @@
 #include "check.h"
 #include "internal.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 static void test_strerror_distinct(void) {
     /* Every code has its own text, so a message never hides which failure happened. */
     for (int a = VS2_OK; a <= VS2_ERR_INTERNAL; a++)
@@ -39,10 +42,52 @@ static void test_read_file_missing(void) {
     CHECK(d == NULL);
 }
 
+/* Special files: every reader refuses them by kind at once. A FIFO without a writer would block
+ * a plain open() forever (the test would hang, and ctest's timeout would fail it). */
+static void test_special_files(void) {
+    char dir[] = "/tmp/vs2-status-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/fifo.json", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    const char *paths[] = {fifo, "/dev/null", "/dev/urandom", dir};
+    const char *kinds[] = {"a FIFO", "a character device", "a character device", "a directory"};
+    for (int i = 0; i < 4; i++) {
+        vs2_error e;
+        char *data = NULL;
+        size_t len = 0;
+        CHECK_EQ_INT(vs2__read_file(paths[i], 1 << 20, &data, &len, &e), VS2_ERR_IO);
+        CHECK(data == NULL);
+        CHECK_MSG(strstr(e.message, paths[i]) && strstr(e.message, kinds[i]), "%s", e.message);
+        CHECK_EQ_INT(vs2__open_regular(paths[i], &e), -1);
+        vs2_results r;
+        CHECK_EQ_INT(vs2_results_load(paths[i], &r, &e), VS2_ERR_IO);
+        vs2_manifest m;
+        CHECK(vs2_manifest_load(paths[i], VS2_MANIFEST_JSONL, 0, &m, &e) != VS2_OK);
+        CHECK_MSG(strstr(e.message, kinds[i]), "%s", e.message);
+    }
+    /* A regular file still reads, in full. */
+    char reg[64];
+    snprintf(reg, sizeof reg, "%s/ok.txt", dir);
+    FILE *f = fopen(reg, "w");
+    CHECK(f && fputs("hello", f) >= 0 && fclose(f) == 0);
+    char *data = NULL;
+    size_t len = 0;
+    vs2_error e;
+    CHECK_EQ_INT(vs2__read_file(reg, 100, &data, &len, &e), VS2_OK);
+    CHECK(len == 5 && data && !strcmp(data, "hello"));
+    free(data);
+    CHECK_EQ_INT(vs2__read_file(reg, 4, &data, &len, &e), VS2_ERR_FORMAT); /* the cap */
+    remove(reg);
+    remove(fifo);
+    rmdir(dir);
+}
+
 int main(void) {
     RUN(test_strerror_distinct);
     RUN(test_fail_formats);
     RUN(test_ids_grow);
     RUN(test_read_file_missing);
+    RUN(test_special_files);
     return CHECK_DONE();
 }

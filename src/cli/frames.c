@@ -37,8 +37,9 @@ static int write_file(const char *path, const void *data, size_t n) {
         return 1;
     }
     int bad = fwrite(data, 1, n, f) != n;
-    bad |= fclose(f) != 0;
-    if (bad) fprintf(stderr, "vs2 frames: %s: write failed\n", path);
+    int e = errno;
+    if (fclose(f) != 0 && !bad) bad = 1, e = errno;
+    if (bad) fprintf(stderr, "vs2 frames: %s: write failed: %s\n", path, strerror(e));
     return bad;
 }
 
@@ -48,7 +49,7 @@ static int write_png(const char *path, const uint8_t *rgb, int w, int h) {
     AVCodecContext *c = codec ? avcodec_alloc_context3(codec) : NULL;
     AVFrame *fr = av_frame_alloc();
     AVPacket *pkt = av_packet_alloc();
-    int rc = 1;
+    int rc = 1, encoded = 0;
     if (!c || !fr || !pkt) goto out;
     c->width = w;
     c->height = h;
@@ -62,13 +63,28 @@ static int write_png(const char *path, const uint8_t *rgb, int w, int h) {
     for (int y = 0; y < h; y++) memcpy(fr->data[0] + (ptrdiff_t)y * fr->linesize[0], rgb + (size_t)y * w * 3, (size_t)w * 3);
     if (avcodec_send_frame(c, fr) < 0 || avcodec_send_frame(c, NULL) < 0) goto out;
     if (avcodec_receive_packet(c, pkt) < 0) goto out;
-    rc = write_file(path, pkt->data, (size_t)pkt->size);
+    rc = write_file(path, pkt->data, (size_t)pkt->size); /* names the file and the cause */
+    encoded = 1;
 out:
-    if (rc) fprintf(stderr, "vs2 frames: %s: cannot encode PNG\n", path);
+    if (!encoded) fprintf(stderr, "vs2 frames: %s: cannot encode PNG (%dx%d)\n", path, w, h);
     av_packet_free(&pkt);
     av_frame_free(&fr);
     avcodec_free_context(&c);
     return rc;
+}
+
+/* --png DIR: an existing directory, or created; anything else is named. */
+static int png_dir(const char *dir) {
+    struct stat sb;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "vs2 frames: --png %s: cannot create directory: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "vs2 frames: --png %s: exists and is not a directory (--png takes a directory)\n", dir);
+        return 1;
+    }
+    return 0;
 }
 
 static const char *kind_name(vs2_video_kind k) {
@@ -177,6 +193,11 @@ int cmd_frames(int argc, char **argv) {
         free(inputs);
         return 2;
     }
+    /* The PNG directory first: a mistake there should not cost a decode. */
+    if (png && png_dir(png) != 0) {
+        free(inputs);
+        return 1;
+    }
     /* FFmpeg logs to stderr by default; vs2's own messages already name file and cause. */
     if (!getenv("VS2_FFMPEG_LOG")) av_log_set_level(AV_LOG_QUIET);
     p.keep_frames = png || frames;
@@ -205,10 +226,6 @@ int cmd_frames(int argc, char **argv) {
         }
     }
     if (png) {
-        if (mkdir(png, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "vs2 frames: %s: cannot create directory: %s\n", png, strerror(errno));
-            rc = 1;
-        }
         for (int i = 0; !rc && i < v.n_frames; i++) {
             char name[4096];
             snprintf(name, sizeof name, "%s/frame_%03d_src%06lld.png", png, i, (long long)v.indices[i]);

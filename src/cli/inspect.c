@@ -20,11 +20,16 @@ typedef struct {
 typedef struct {
     char **msg;
     size_t n, cap;
+    size_t omitted; /* past VS2_MAX_PROBLEMS: counted, not kept */
 } warnings;
 
 static void collect_log(int level, const char *message, void *user) {
     warnings *w = user;
     if (level != 1) return;
+    if (w->n >= VS2_MAX_PROBLEMS) {
+        w->omitted++;
+        return;
+    }
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
         char **p = realloc(w->msg, cap * sizeof *p);
@@ -91,10 +96,11 @@ static void text_config(const vs2_config *c) {
     const vs2_vision_config *v = &c->vision;
     printf("model type:     %s (config.json layout: %s)\n", c->model_type, c->layout);
     printf("language model: %d layers, hidden %d, %d heads (%d kv, head_dim %d), intermediate %d,\n"
-           "                vocab %d, rms_norm_eps %g, rope_theta %g, mrope_section [%d, %d, %d],\n"
-           "                tie_word_embeddings %s, act %s, torch_dtype %s\n",
+           "                vocab %d, max positions %d, rms_norm_eps %g, rope_theta %g,\n"
+           "                mrope_section [%d, %d, %d], tie_word_embeddings %s, act %s, torch_dtype %s\n",
            c->num_hidden_layers, c->hidden_size, c->num_attention_heads, c->num_key_value_heads,
-           c->head_dim, c->intermediate_size, c->vocab_size, c->rms_norm_eps, c->rope_theta,
+           c->head_dim, c->intermediate_size, c->vocab_size, c->max_position_embeddings,
+           c->rms_norm_eps, c->rope_theta,
            c->mrope_section[0], c->mrope_section[1], c->mrope_section[2],
            c->tie_word_embeddings ? "true" : "false", c->hidden_act,
            c->torch_dtype[0] ? c->torch_dtype : "(unset)");
@@ -148,10 +154,12 @@ static void text_report(const vs2_model_files *mf, const summary *s, const warni
         }
     printf("%s\n", any ? "" : " none");
     for (size_t i = 0; i < w->n; i++) printf("warning: %s\n", w->msg[i]);
-    size_t np = vs2_model_files_n_problems(mf);
+    if (w->omitted) printf("warning: ... and %zu more warnings (not listed)\n", w->omitted);
+    size_t np = vs2_model_files_n_problems(mf), more = vs2_model_files_n_problems_omitted(mf);
     if (!np) printf("problems:       none\n");
-    else printf("problems:       %zu\n", np);
+    else printf("problems:       %zu\n", np + more);
     for (size_t i = 0; i < np; i++) printf("  - %s\n", vs2_model_files_problem(mf, i));
+    if (more) printf("  - ... and %zu more problems (only the first %d are listed)\n", more, VS2_MAX_PROBLEMS);
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
@@ -175,9 +183,10 @@ static void json_config(const vs2_config *c) {
     printf(","); jkey("config_layout"); jstr(c->layout);
     printf(",\"language\":{\"hidden_size\":%d,\"num_hidden_layers\":%d,\"num_attention_heads\":%d,"
            "\"num_key_value_heads\":%d,\"head_dim\":%d,\"intermediate_size\":%d,\"vocab_size\":%d,"
-           "\"rms_norm_eps\":%.17g,\"rope_theta\":%.17g,\"mrope_section\":",
+           "\"max_position_embeddings\":%d,\"rms_norm_eps\":%.17g,\"rope_theta\":%.17g,\"mrope_section\":",
            c->hidden_size, c->num_hidden_layers, c->num_attention_heads, c->num_key_value_heads,
-           c->head_dim, c->intermediate_size, c->vocab_size, c->rms_norm_eps, c->rope_theta);
+           c->head_dim, c->intermediate_size, c->vocab_size, c->max_position_embeddings,
+           c->rms_norm_eps, c->rope_theta);
     jints(c->mrope_section, 3);
     printf(",\"tie_word_embeddings\":%s,", c->tie_word_embeddings ? "true" : "false");
     jkey("hidden_act"); jstr(c->hidden_act);
@@ -266,8 +275,9 @@ static void json_report(const vs2_model_files *mf, const summary *s, const warni
         }
     printf("},");
     json_list("problems", vs2_model_files_n_problems(mf), problem_at, mf);
-    printf(",");
+    printf(",\"problems_omitted\":%zu,", vs2_model_files_n_problems_omitted(mf));
     json_list("warnings", w->n, warning_at, w);
+    printf(",\"warnings_omitted\":%zu", w->omitted);
     printf(",");
     json_tensors(mf);
     printf("}\n");

@@ -1,6 +1,7 @@
 /* main.c — `vs2` entry point: global options and dispatch to the subcommands. */
 #include "cli.h"
 
+#include <signal.h>
 #include <string.h>
 
 typedef struct {
@@ -35,6 +36,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* Past a file-size limit (ulimit -f) the kernel would kill vs2 with SIGXFSZ and no message;
+     * ignored, the write fails with EFBIG and the writer names the file ("File too large"). */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -139,6 +139,8 @@ static vs2_status read_fd(int fd, const char *path, char **data, size_t *len, vs
     struct stat st;
     if (fstat(fd, &st) != 0)
         return vs2__fail(err, VS2_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return vs2__fail(err, VS2_ERR_IO, "%s: is %s, not a regular file", path, vs2__file_kind(st.st_mode));
     size_t cap = (size_t)st.st_size + 1, n = 0;
     char *buf = malloc(cap);
     if (!buf) return vs2__fail(err, VS2_ERR_NOMEM, "%s: out of memory", path);
@@ -197,39 +199,30 @@ static int blank(const char *p, size_t k) {
     return 1;
 }
 
-/* Scan data: calls fn for each valid line; *good_end = the end (after '\n') of the last valid
- * line. A bad line before a valid one is an error; bad or incomplete lines after the last valid
- * line are the torn tail. */
+/* Scan data: calls fn for each valid line; *good_end = the end (after '\n') of the last complete
+ * line. Only a tail without its newline is torn: one write() of a line and its newline, cut by a
+ * crash, can leave nothing else. A complete line that is not a result (a note someone added, a
+ * damaged line) is an error naming the line, never deleted. */
 static vs2_status scan_buf(const char *name, const char *data, size_t len, size_t *good_end,
                            line_fn fn, void *user, vs2_error *err) {
     size_t end = 0;
-    int lineno = 0, bad_line = 0;
-    char bad_why[200] = "";
+    int lineno = 0;
     for (size_t pos = 0; pos < len;) {
         const char *p = data + pos, *nl = memchr(p, '\n', len - pos);
         lineno++;
         if (!nl) break; /* torn: no newline */
         size_t k = (size_t)(nl - p);
         pos += k + 1;
+        end = pos;
         if (blank(p, k)) continue;
         char *id = NULL;
         int is_error = 0;
         char why[200];
-        if (!line_valid(p, k, &id, &is_error, why, sizeof why)) {
-            if (!bad_line) {
-                bad_line = lineno;
-                snprintf(bad_why, sizeof bad_why, "%s", why);
-            }
-            continue;
-        }
-        if (bad_line) {
-            free(id);
+        if (!line_valid(p, k, &id, &is_error, why, sizeof why))
             return vs2__fail(err, VS2_ERR_FORMAT,
-                             "%s:%d: %s, and valid lines follow (not a torn last line: fix or remove "
+                             "%s:%d: %s (a complete line, so not one a crash cut short: fix or remove "
                              "the line)",
-                             name, bad_line, bad_why);
-        }
-        end = pos;
+                             name, lineno, why);
         int ok = fn ? fn(user, id, p, k, lineno, is_error) : 1;
         free(id);
         if (!ok) return vs2__fail(err, VS2_ERR_NOMEM, "%s: out of memory", name);
@@ -239,8 +232,8 @@ static vs2_status scan_buf(const char *name, const char *data, size_t len, size_
 }
 
 vs2_status ev_jsonl_scan(const char *path, int *torn, line_fn fn, void *user, vs2_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return vs2__fail(err, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd = vs2__open_regular(path, err); /* a FIFO is refused, never waited on */
+    if (fd < 0) return err ? err->status : VS2_ERR_IO;
     char *data = NULL;
     size_t len = 0, good = 0;
     vs2_status st = read_fd(fd, path, &data, &len, err);
@@ -368,7 +361,7 @@ static vs2_status journal_lock(ev_journal *j, vs2_error *err) {
     memcpy(lp, j->path, pl);
     memcpy(lp + pl, ".lock", 6);
     vs2_status st = VS2_OK;
-    j->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    j->lock_fd = open(lp, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
     if (j->lock_fd < 0) {
         st = vs2__fail(err, VS2_ERR_IO, "%s: cannot create the lock file: %s", lp, strerror(errno));
     } else if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -400,7 +393,8 @@ vs2_status ev_journal_open(const char *path, int drop_errors, ev_journal *j, vs2
     if (!j->path) return vs2__fail(err, VS2_ERR_NOMEM, "out of memory");
     vs2_status st = journal_lock(j, err);
     if (st) goto fail;
-    j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NONBLOCK: a FIFO named OUT is refused by read_fd instead of blocking here. */
+    j->fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
     if (j->fd < 0) {
         st = vs2__fail(err, VS2_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
@@ -411,8 +405,8 @@ vs2_status ev_journal_open(const char *path, int drop_errors, ev_journal *j, vs2
     jctx c = {.j = j};
     st = scan_buf(path, data, len, &good, journal_add, &c, err);
     if (!st && good < len) {
-        /* A torn tail: whatever follows the last valid line (a line cut by a crash, or bytes a
-         * crash left unwritten); cut it so appends start on a line boundary. */
+        /* A torn tail: a last line without its newline (a line cut by a crash); cut it so
+         * appends start on a line boundary. */
         if (ftruncate(j->fd, (off_t)good) != 0 || fsync(j->fd) != 0)
             st = vs2__fail(err, VS2_ERR_IO, "%s: cannot cut the torn last line: %s", path,
                            strerror(errno));
@@ -439,7 +433,7 @@ vs2_status ev_journal_open(const char *path, int drop_errors, ev_journal *j, vs2
     free(data);
     if (st) goto fail;
     int fl = fcntl(j->fd, F_GETFL);
-    if (fl < 0 || fcntl(j->fd, F_SETFL, fl | O_APPEND) != 0) {
+    if (fl < 0 || fcntl(j->fd, F_SETFL, (fl | O_APPEND) & ~O_NONBLOCK) != 0) {
         st = vs2__fail(err, VS2_ERR_IO, "%s: cannot set append mode: %s", path, strerror(errno));
         goto fail;
     }

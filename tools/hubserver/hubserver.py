@@ -23,6 +23,7 @@ Fault injection (--fault, repeatable), FILE is a repo-relative file name or "api
   corrupt:FILE                flip one byte of the body (always)
   norange:FILE                ignore Range and answer 200 with the whole body (always)
   hugesize:FILE               report a size of 10^15 bytes in the model info (always)
+  hugeinfo:api                pad the model info to 70 MiB, sent in 4 KiB writes (always)
 COUNT (default 1) is how many requests the fault hits; it counts GETs of the body (all methods
 for status). Binds 127.0.0.1 only, on ephemeral ports; writes "PORT" to --port-file; exits
 after --lifetime seconds whatever happens, so a test can never hang on it.
@@ -221,12 +222,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.dumps({"_id": "x", "id": repo_id, "modelId": repo_id, "sha": r.commit,
                            "private": False, "gated": repo_id in st.gated and "manual",
                            "siblings": siblings}).encode()
+        if st.has_fault("hugeinfo", "api"):
+            body = body[:-1] + b',"pad":"' + b"x" * (70 << 20) + b'"}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            try:
+                for i in range(0, len(body), 4096):
+                    self.wfile.write(body[i:i + 4096])
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading (hugeinfo: past its cap)
         self.record(200, len(body))
 
     def serve_resolve(self, repo_id, rev, fname):
