@@ -1,4 +1,4 @@
-/* kernels.h — numeric building blocks of the fp32 reference path (qwen25vl.md §4–§5).
+/* kernels.h — numeric building blocks of the fp32 reference path (docs/qwen2.5-vl.md §4–§5).
  *
  * Weights stay as stored (bf16/f16/f32, mmap'd); kernels widen small tiles to fp32 as they use
  * them and accumulate in fp32, so no whole weight matrix is ever materialised in fp32.

@@ -1,4 +1,4 @@
-/* llm.c — the Qwen2.5-VL language model, fp32 reference path (qwen25vl.md §5).
+/* llm.c — the Qwen2.5-VL language model, fp32 reference path (docs/qwen2.5-vl.md §5).
  *
  * Weights stay as stored (bf16/f16/f32, mmap'd); vs2k_linear widens tiles as it goes and the
  * embedding rows are widened one at a time, so no whole weight matrix is ever held in fp32.

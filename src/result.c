@@ -1,4 +1,4 @@
-/* result.c — the VideoScore2 layer after generation (videoscore2.md §2.6–§2.8): the output
+/* result.c — the VideoScore2 layer after generation (docs/videoscore2-reference.md §2.6–§2.8): the output
  * text, the rationale, the reference and robust parses, the soft scores with the rule that a
  * soft score exists only where the reference parse found the hard scores (§2.7 step 3), the
  * means over samples, and the JSON object `vs2 score --json` prints (docs/cli.md). */

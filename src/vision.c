@@ -1,4 +1,4 @@
-/* vision.c — the Qwen2.5-VL vision tower, fp32 reference path (qwen25vl.md §4).
+/* vision.c — the Qwen2.5-VL vision tower, fp32 reference path (docs/qwen2.5-vl.md §4).
  *
  * Weights stay mmap'd as stored; vs2k_linear widens tiles as it goes. Activations are fp32:
  * the hidden state x, a normed copy, a residual-branch output (N × hidden each), one scratch of

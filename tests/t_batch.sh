@@ -171,12 +171,10 @@ out=$("$VS2_BIN" merge "$W/t0.jsonl" "$W/s1.jsonl" "$W/s2.jsonl" 2>&1 > "$W/m2.j
 has "$out" "torn" "merge torn shard"
 check "$W/m2.jsonl" "$W/m.jsonl" "$W/full.jsonl"
 # The shard split on the paper's 499-item file (ids only, no model): each id in exactly one shard.
-PUB="$VS2_SOURCE_DIR/../shared/data/videoscore2/vs2_bench__released_model_normed_soft__499items.json"
-if [ -f "$PUB" ]; then
-    for k in 0 1 2 3; do "$VS2_BIN" batch --manifest "$PUB" --format vs2_bench --shard $k/4 --dry-run 2>/dev/null; done | sort > "$W/pub_shards.txt"
-    "$VS2_BIN" batch --manifest "$PUB" --format vs2_bench --dry-run 2>/dev/null | sort > "$W/pub_all.txt"
-    [ "$(wc -l < "$W/pub_all.txt")" -ge 499 ] && cmp -s "$W/pub_shards.txt" "$W/pub_all.txt" || fail "published file shards"
-fi
+PUB="$VS2_SOURCE_DIR/tests/data/videoscore2/vs2_bench__released_model_normed_soft__499items.json"
+for k in 0 1 2 3; do "$VS2_BIN" batch --manifest "$PUB" --format vs2_bench --shard $k/4 --dry-run 2>/dev/null; done | sort > "$W/pub_shards.txt"
+"$VS2_BIN" batch --manifest "$PUB" --format vs2_bench --dry-run 2>/dev/null | sort > "$W/pub_all.txt"
+[ "$(wc -l < "$W/pub_all.txt")" -ge 499 ] && cmp -s "$W/pub_shards.txt" "$W/pub_all.txt" || fail "published file shards"
 
 # 8. Duplicate ids in the manifest: an error naming both lines.
 { cat "$W/m.jsonl"; sed -n 2p "$W/m.jsonl"; } > "$W/dupm.jsonl"

@@ -38,7 +38,7 @@ contains "$out" "transformers defaults (no generation_config.json)"
 contains "$out" "head 0, total"
 contains "$out" "(head tied to embed_tokens)"
 
-# 4. The real 7B geometry: the counts of qwen25vl.md §1.1.
+# 4. The real 7B geometry: the counts of docs/qwen2.5-vl.md §1.1.
 out=$("$VS2_BIN" inspect "$CK/full"); rc=$?
 [ $rc -eq 0 ] || fail "full: exit $rc"
 contains "$out" "parameters:     vision 676,550,144, language 7,070,619,136, head 544,997,376, total 8,292,166,656"

@@ -8,7 +8,7 @@ OUT="$VS2_TEST_TMP/report"
 mkdir -p "$OUT"
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$CHROME" ] || { echo "chromium missing (tools/install-deps.sh): skipped"; exit 77; }
-DATA="$VS2_SOURCE_DIR/../shared/data/videoscore2"
+DATA="$VS2_SOURCE_DIR/tests/data/videoscore2"
 fail=0
 
 # A small vs2 JSONL with untrusted text and a local video for --frames.

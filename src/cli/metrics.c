@@ -51,8 +51,8 @@ static void cellv(FILE *f, const vs2_metrics *m, const char *key, int md) {
     double v = vs2_metrics_get(m, key);
     int present = 0;
     for (size_t i = 0; i < m->n; i++) present |= !strcmp(m->m[i].key, key);
-    char buf[40] = "-";
-    if (present && isnan(v)) snprintf(buf, sizeof buf, "NaN");
+    char buf[40] = "-"; /* "-": the bench or method does not define this figure */
+    if (present && isnan(v)) snprintf(buf, sizeof buf, "undefined"); /* e.g. a constant input */
     else if (present) snprintf(buf, sizeof buf, "%.3f", v);
     fprintf(f, md ? " %s |" : " %10s", buf);
 }
@@ -70,7 +70,8 @@ static void print_table(FILE *f, const vs2_metrics *m, int md, int raw) {
         fprintf(f, md ? "| dimension | accuracy | relaxed | PLCC | SRCC |\n|---|---|---|---|---|\n"
                       : "%-16s %10s %10s %10s %10s\n",
                 "dimension", "accuracy", "relaxed", "PLCC", "SRCC");
-        for (int r = 0; r < 5; r++) {
+        int overall = has_prefix(m, "overall_acc") || has_prefix(m, "overall_plcc");
+        for (int r = 0; r < 4 + overall; r++) {
             fprintf(f, md ? "| %s |" : "%-16s", r < 4 ? dim_names[r] : "overall");
             for (int c = 0; c < 4; c++) {
                 char key[48];
@@ -104,6 +105,7 @@ static void print_table(FILE *f, const vs2_metrics *m, int md, int raw) {
         }
     }
     if (raw) fprintf(f, "(--raw: the table shows 3 decimals; --json gives every digit)\n");
+    fprintf(f, "(-: not defined for this bench and method; undefined: fewer than 2 pairs or a constant input)\n");
 }
 
 static void print_json(FILE *f, const vs2_metrics *m, const char *bench, const char *method,
