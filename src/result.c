@@ -300,11 +300,16 @@ static void sb_num(sbuf *b, double x) {
         return;
     }
     char tmp[40];
+    if (x == floor(x) && fabs(x) < 1e16) {
+        /* integral: "30", never the shortest %g form "3e+01" */
+        snprintf(tmp, sizeof tmp, "%.0f", x);
+        sb_puts(b, tmp);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, x);
         if (strtod(tmp, NULL) == x) break;
     }
-    /* Keep it a JSON number that reads as a float where the value is integral: "3" stays "3". */
     sb_puts(b, tmp);
 }
 

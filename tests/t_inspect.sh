@@ -87,10 +87,16 @@ contains "$out" "model-00002-of-00002.safetensors: cannot open shard named by mo
 import json, sys; d = json.load(sys.stdin); assert d["ok"] is False and len(d["problems"]) == 3, d["problems"]' \
   || fail "broken --json"
 
-# 7. Missing directory: a problem, not a crash.
-out=$("$VS2_BIN" inspect "$WORK/nope"); rc=$?
+# 7. Missing directory: one error line, no half summary before it; a repo id not in the cache
+# is looked up there (never downloaded) and named.
+out=$("$VS2_BIN" inspect "$WORK/nope" 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "missing dir: exit $rc"
-contains "$out" "cannot open model directory"
+contains "$out" "$WORK/nope: no such directory"
+[ "$(grep -c . <<<"$out")" -eq 1 ] || fail "missing dir: more than the error: $out"
+mkdir -p "$WORK/empty-cache"
+out=$(HF_HUB_CACHE="$WORK/empty-cache" "$VS2_BIN" inspect someone/model 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "repo id not cached: exit $rc"
+contains "$out" "not a repo id in the local Hugging Face cache"
 
 # 8. Usage.
 "$VS2_BIN" inspect >/dev/null 2>&1; rc=$?; [ $rc -eq 2 ] || fail "no args: exit $rc"

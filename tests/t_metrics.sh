@@ -105,6 +105,17 @@ if grep -q overall_ "$OUT/vs2_bench_499_float.rounded.vs2.json"; then echo "FAIL
 "$VS2_BIN" metrics "$FIX/results_vs2.jsonl" --bench mj_bench_video --method vs2 | grep -q '^overall' \
   || { echo "FAIL: overall row missing on mj_bench_video"; fail=1; }
 
+# The per-video CSV table of `vs2 batch --csv` reads back: every method's figures from the table
+# equal those from the JSONL it was written from (all ids done: no model is loaded).
+cp "$FIX/results_vs2.jsonl" "$OUT/table_src.jsonl"
+"$VS2_BIN" batch --manifest "$FIX/results_vs2.jsonl" --out "$OUT/table_src.jsonl" --csv "$OUT/table.csv" 2> "$OUT/table.err" || true
+grep -q "wrote $OUT/table.csv" "$OUT/table.err" || { echo "FAIL: --csv: $(cat "$OUT/table.err")"; fail=1; }
+for m in vs2_float vs2 vs2_robust vs2_float_weighted; do
+  a=$("$VS2_BIN" metrics "$OUT/table_src.jsonl" --method $m --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["metrics"])')
+  b=$("$VS2_BIN" metrics "$OUT/table.csv" --method $m --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["metrics"])')
+  if [ "$a" = "$b" ] && [ -n "$a" ]; then echo "ok   csv table reads back ($m)"; else echo "FAIL: csv table ($m): $a vs $b"; fail=1; fi
+done
+
 # Parser agreement table (reference regex on every stored output; docs/metrics.md).
 $PY "$REF" parse "$DATA"/*.json > "$OUT/parse.json"
 $PY - "$OUT/parse.json" <<'PYEOF'
