@@ -310,6 +310,12 @@ typedef struct vs2_video_params {
     int keep_frames;            /* 1: keep the resized uint8 RGB frames (vs2_video.frames) */
     int keep_source_frames;     /* 1: keep the selected frames as decoded RGB (tests; large) */
     int no_pixels;              /* 1: skip pixel_values (plan and frames only) */
+    int nframes;                /* > 0: this many frames (rounded half-even to even), as
+                                 * qwen-vl-utils' "nframes"; 0 = from fps */
+    int max_frames;             /* > 0: cap on the fps-based count, as qwen-vl-utils'
+                                 * "max_frames" (default min(768, total)); 0 = none */
+    int64_t max_video_tokens;   /* > 0: refuse a plan with more video tokens (VS2_ERR_UNSUPPORTED,
+                                 * before any pixel work); 0 = no limit */
 } vs2_video_params;
 
 vs2_video_params vs2_video_default_params(void);
@@ -344,6 +350,11 @@ typedef struct vs2_video {
 
 void vs2_video_free(vs2_video *v);
 
+/* Where FFmpeg's own log lines go (its log is process-wide): to fn at level 2 (info), one line
+ * each without the newline, or nowhere when fn is NULL. Without a call FFmpeg prints to stderr.
+ * vs2's errors already name the file and the cause; these lines are the decoder's detail. */
+void vs2_set_ffmpeg_log(vs2_log_fn fn, void *user);
+
 /* Decode a video file (any container/codec FFmpeg reads) or one image file. Errors name the
  * file and the cause; *out is zeroed first and left empty on failure. */
 vs2_status vs2_video_load(const char *path, const vs2_video_params *params, vs2_video *out,
@@ -363,6 +374,9 @@ vs2_status vs2_video_from_rgb(const uint8_t *rgb, size_t n, int width, int heigh
 int vs2_video_nframes(int64_t total_frames, double video_fps, double fps);
 /* The longest video vs2 samples: the reference's float32 frame positions are exact below 2^24. */
 #define VS2_MAX_VIDEO_FRAMES (1 << 24)
+/* The same with params->nframes and params->max_frames applied as qwen-vl-utils applies
+ * "nframes" and "max_frames"; 0 if no valid count (< 2 or more than total_frames). */
+int vs2_video_nframes_params(int64_t total_frames, double video_fps, const vs2_video_params *params);
 /* round_half_even(torch 1.13 float32 linspace(0, total-1, n)), n indices (never past total-1). */
 void vs2_video_indices(int64_t total_frames, int n, int64_t *indices);
 /* qwen-vl-utils smart_resize(h, w, 28, min, max) in Python's double arithmetic (max_pixels

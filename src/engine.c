@@ -1,4 +1,4 @@
-/* engine.c — ties the stages together (DESIGN.md "The path of one video"): resolve and open
+/* engine.c — ties the stages together (docs/architecture.md, "The path of one video"): resolve and open
  * the model once; per call decode the video, render the chat, run the vision tower, compute
  * the M-RoPE positions, prefill the language model, then decode token by token with the
  * sampler, recording the probabilities of the score digits at every step; result.c reads the
@@ -198,7 +198,7 @@ vs2_score_params vs2_score_default_params(void) {
     return p;
 }
 
-/* The reference's sampling temperature (videoscore2.md decision b). */
+/* The reference's sampling temperature (docs/videoscore2-reference.md decision b). */
 #define VS2_SAMPLE_TEMPERATURE 0.7
 
 static vs2_status resolve_decoding(const vs2_engine *e, const vs2_score_params *p, vs2_result *r,
@@ -497,7 +497,7 @@ static vs2_status generate_batch(const vs2_engine *e, const vs2_score_params *p,
             else which[live++] = b;
         }
         if (st != VS2_OK || live == 0) break;
-        /* qwen25vl.md §5.5: the token at cache index c gets position c + rope_delta on all axes. */
+        /* docs/qwen2.5-vl.md §5.5: the token at cache index c gets position c + rope_delta on all axes. */
         int64_t pos[3 * DECODE_BATCH];
         for (int k = 0; k < live; k++) {
             gen_state *gs = &g[which[k]];

@@ -303,7 +303,8 @@ static vs2_status offline_fail(hub_ctx *h, const char *commit, const char *missi
                  h->cache, commit, missing ? missing : "files");
     return vs2__fail(h->err, VS2_ERR_IO, "%s (revision %s) %s; offline mode (--offline or HF_HUB_OFFLINE) "
                      "does not download: with network access run `vs2 download %s%s%s`, or "
-                     "`hf download %s` (formerly `huggingface-cli download`)", h->repo_id, h->revision, where,
+                     "`hf download %s` (formerly `huggingface-cli download`); a model directory elsewhere "
+                     "is used with --model DIR", h->repo_id, h->revision, where,
                      h->repo_id, strcmp(h->revision, "main") ? " --revision " : "",
                      strcmp(h->revision, "main") ? h->revision : "", h->repo_id);
 }

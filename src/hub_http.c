@@ -222,7 +222,10 @@ static vs2_status net_fail(hub_ctx *h, CURLcode rc, const char *url, const char 
                        : rc == CURLE_OPERATION_TIMEDOUT
                            ? "the server stopped sending data (HF_HUB_DOWNLOAD_TIMEOUT sets how long to wait)"
                            : "check the network connection, proxy settings and HF_ENDPOINT";
-    return vs2__fail(h->err, VS2_ERR_IO, "cannot reach %s: %s; %s; to use only what is cached set HF_HUB_OFFLINE=1",
+    /* the hub is asked only for what the cache lacks, so HF_HUB_OFFLINE cannot help here; a local
+     * copy of the model can */
+    return vs2__fail(h->err, VS2_ERR_IO, "cannot reach %s: %s; %s; or, with the model files at hand, pass their "
+                     "directory with --model DIR",
                      host, *errbuf ? errbuf : curl_easy_strerror(rc), hint);
 }
 

@@ -1,4 +1,4 @@
-/* kernels.h — the numeric building blocks: the fp32 reference kernels (qwen25vl.md §4–§5), the
+/* kernels.h — the numeric building blocks: the fp32 reference kernels (docs/qwen2.5-vl.md §4–§5), the
  * table of kernel sets that every forward pass calls (ref, q8-portable, q8-avx512vnni), prepared
  * weights and the thread pool's per-call state.
  *

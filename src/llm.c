@@ -1,4 +1,4 @@
-/* llm.c — the Qwen2.5-VL language model (qwen25vl.md §5), in the readable order of the
+/* llm.c — the Qwen2.5-VL language model (docs/qwen2.5-vl.md §5), in the readable order of the
  * reference; the linear layers, the attention and SwiGLU go through the kernel set chosen at
  * load (kernels.h). The text below describes the reference set, the exact path.
  *

@@ -1,4 +1,4 @@
-/* llm.h — the Qwen2.5-VL language model (qwen25vl.md §5): embeddings with the video rows
+/* llm.h — the Qwen2.5-VL language model (docs/qwen2.5-vl.md §5): embeddings with the video rows
  * spliced in, M-RoPE (transformers 4.53.2 semantics), 28 pre-norm decoder layers with
  * grouped-query attention (q/k/v biases), SwiGLU, the final norm, the untied lm_head, and a
  * KV cache. */
@@ -42,7 +42,7 @@ vs2_status vs2_rope_index(const vs2_config *cfg, const int32_t *ids, int64_t n,
                           int64_t *rope_delta, vs2_error *err);
 
 /* inv_freq[f] = 1 / theta^(2f / head_dim), f < head_dim/2, in float32 as torch builds it (fp32
- * exponent, pow rounded to fp32, fp32 reciprocal; qwen25vl.md §5.4). The pow is correctly
+ * exponent, pow rounded to fp32, fp32 reciprocal; docs/qwen2.5-vl.md §5.4). The pow is correctly
  * rounded; torch's may be 1 ulp off in a few entries (rope.c). */
 void vs2_rope_inv_freq(int head_dim, double theta, float *inv_freq);
 

@@ -1,5 +1,5 @@
-/* prompt.c — the VideoScore2 prompt templates (videoscore2.md §2.2, byte-exact) and the
- * Qwen2.5-VL chat rendering for one user turn [video, text] (videoscore2.md §2.3). */
+/* prompt.c — the VideoScore2 prompt templates (docs/videoscore2-reference.md §2.2, byte-exact) and the
+ * Qwen2.5-VL chat rendering for one user turn [video, text] (docs/videoscore2-reference.md §2.3). */
 #include "internal.h"
 
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* T-EVAL: VS2_QUERY_TEMPLATE of eval/benchmark.py@4d96b60b (typos kept). tests/test_prompt.c
- * compares it with the JSON literal in the spec at test time. */
+ * compares it with the JSON literal in tests/data/videoscore2/templates.md. */
 static const char template_eval[] =
     "\nYou are an expert for evaluating and thinking about the quality of AI videos from diverse dimensions.\n"
     "\nWe would like to evaluate its quality from three dimensions: 'visual quality', 'text-to-video alignment' "

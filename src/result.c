@@ -1,4 +1,4 @@
-/* result.c — the VideoScore2 layer after generation (videoscore2.md §2.6–§2.8): the output
+/* result.c — the VideoScore2 layer after generation (docs/videoscore2-reference.md §2.6–§2.8): the output
  * text, the rationale, the reference and robust parses, the soft scores with the rule that a
  * soft score exists only where the reference parse found the hard scores (§2.7 step 3), the
  * means over samples, and the JSON object `vs2 score --json` prints (docs/cli.md). */
@@ -300,11 +300,16 @@ static void sb_num(sbuf *b, double x) {
         return;
     }
     char tmp[40];
+    if (x == floor(x) && fabs(x) < 1e16) {
+        /* integral: "30", never the shortest %g form "3e+01" */
+        snprintf(tmp, sizeof tmp, "%.0f", x);
+        sb_puts(b, tmp);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, x);
         if (strtod(tmp, NULL) == x) break;
     }
-    /* Keep it a JSON number that reads as a float where the value is integral: "3" stays "3". */
     sb_puts(b, tmp);
 }
 

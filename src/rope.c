@@ -1,5 +1,5 @@
 /* rope.c — M-RoPE position ids and inverse frequencies of the Qwen2.5-VL language model
- * (qwen25vl.md §5.3–§5.4), with transformers 4.53.2 semantics (videoscore2.md decision a).
+ * (docs/qwen2.5-vl.md §5.3–§5.4), with transformers 4.53.2 semantics (docs/videoscore2-reference.md decision a).
  *
  * Positions: text runs get t = h = w = running index; the T×H'×W' tokens of a video (H' = h/m,
  * W' = w/m for the spatial merge size m) get (start + t·trunc(spg)·tokens_per_second,

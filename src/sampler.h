@@ -1,5 +1,5 @@
-/* sampler.h — next-token choice with Hugging Face's logits processors (videoscore2.md §2.5,
- * qwen25vl.md §1.3): repetition penalty over the whole sequence (prompt and video tokens
+/* sampler.h — next-token choice with Hugging Face's logits processors (docs/videoscore2-reference.md §2.5,
+ * docs/qwen2.5-vl.md §1.3): repetition penalty over the whole sequence (prompt and video tokens
  * included), then, when sampling, temperature, top-k and top-p in that order; greedy takes
  * the argmax (lowest index on ties). */
 #ifndef VS2_SAMPLER_H

@@ -1,5 +1,5 @@
 /* scores.h — reading the three VideoScore2 scores from a generated answer
- * (videoscore2.md §2.6, §2.7, §2.8). */
+ * (docs/videoscore2-reference.md §2.6, §2.7, §2.8). */
 #ifndef VS2_SCORES_H
 #define VS2_SCORES_H
 

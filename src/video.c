@@ -30,6 +30,28 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
+#include <stdarg.h>
+
+/* ---- FFmpeg's log --------------------------------------------------------------------------- */
+
+static vs2_log_fn ff_log_fn;
+static void *ff_log_user;
+
+static void ff_log_callback(void *avcl, int level, const char *fmt, va_list vl) {
+    if (!ff_log_fn || level > AV_LOG_INFO) return;
+    char line[1024];
+    int prefix = 1;
+    av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &prefix);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    if (n) ff_log_fn(2, line, ff_log_user);
+}
+
+void vs2_set_ffmpeg_log(vs2_log_fn fn, void *user) {
+    ff_log_fn = fn;
+    ff_log_user = user;
+    av_log_set_callback(ff_log_callback);
+}
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -110,6 +132,14 @@ static vs2_status finish_plan(vs2_video *v, const vs2_video_params *p, double mi
     v->rows = (int64_t)v->grid_t * v->grid_h * v->grid_w;
     v->video_tokens = v->rows / 4;
     v->second_per_grid_t = 2.0 / (p->processor_fps > 0 ? p->processor_fps : v->sample_fps);
+    /* Long clips plan tens of thousands of tokens (60 s of 480p: 30,600): refuse before any
+     * pixel work rather than run for hours; the message says which knobs lower the count. */
+    if (p->max_video_tokens > 0 && v->video_tokens > p->max_video_tokens)
+        return vs2__fail(err, VS2_ERR_UNSUPPORTED,
+                         "%s: %lld video tokens planned (%d frames of %dx%d), over the limit of %lld: lower "
+                         "--fps, --max-frames or --max-pixels, or raise --max-video-tokens (0 = no limit)",
+                         name, (long long)v->video_tokens, v->n_frames, v->width, v->height,
+                         (long long)p->max_video_tokens);
     return VS2_OK;
 }
 
@@ -157,7 +187,10 @@ static vs2_status select_frames(vs2_video *v, const vs2_video_params *p, const c
     if (v->total_frames > VS2_MAX_VIDEO_FRAMES)
         return vs2__fail(err, VS2_ERR_UNSUPPORTED, "%s: %lld frames, more than the %d the reference can index",
                          name, (long long)v->total_frames, VS2_MAX_VIDEO_FRAMES);
-    int n = vs2_video_nframes(v->total_frames, v->video_fps, p->fps);
+    int n = vs2_video_nframes_params(v->total_frames, v->video_fps, p);
+    if (n < 2 && p->nframes > 0)
+        return vs2__fail(err, VS2_ERR_VIDEO, "%s: %d frames asked for (nframes), %lld decodable", name,
+                         p->nframes, (long long)v->total_frames);
     if (n < 2)
         return vs2__fail(err, VS2_ERR_VIDEO,
                          "%s: %lld decodable frame(s); the reference needs at least 2 to sample",
@@ -597,7 +630,7 @@ static vs2_status load_video(input *in, const vs2_video_params *p, vs2_video *v,
     /* Predict the selection from the container's frame count. */
     int64_t pred = predicted_total(in);
     int pred_n = pred > 0 && pred <= VS2_MAX_VIDEO_FRAMES && v->video_fps > 0
-                     ? vs2_video_nframes(pred, v->video_fps, p->fps) : 0;
+                     ? vs2_video_nframes_params(pred, v->video_fps, p) : 0;
     if (pred_n >= 2) {
         s.want = malloc((size_t)pred_n * sizeof *s.want);
         if (!s.want) return vs2__fail(err, VS2_ERR_NOMEM, "%s: out of memory", path);

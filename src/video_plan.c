@@ -44,6 +44,25 @@ int vs2_video_nframes(int64_t total_frames, double video_fps, double fps) {
     return (int)nf;
 }
 
+int vs2_video_nframes_params(int64_t total_frames, double video_fps, const vs2_video_params *p) {
+    if (!p || (p->nframes <= 0 && p->max_frames <= 0)) return vs2_video_nframes(total_frames, video_fps, p ? p->fps : 2.0);
+    if (total_frames <= 0) return 0;
+    double n;
+    if (p->nframes > 0) {
+        n = nearbyint(p->nframes / 2.0) * 2.0; /* round_by_factor(nframes, 2), half to even */
+    } else {
+        if (!(video_fps > 0) || !(p->fps > 0)) return 0;
+        double max_frames = floor(p->max_frames / 2.0) * 2.0; /* floor_by_factor(max_frames, 2) */
+        n = (double)total_frames / video_fps * p->fps;
+        if (n < 4.0) n = 4.0;
+        if (n > max_frames) n = max_frames;
+        if (n > (double)total_frames) n = (double)total_frames;
+        n = floor(n / 2.0) * 2.0;
+    }
+    if (n < 2.0 || n > (double)total_frames) return 0;
+    return (int)n;
+}
+
 /* torch 1.13 CPU linspace for float32: step in float, first half counted up from start and
  * second half down from end; contiguous output is produced 2 x 8 lanes at a time, each lane
  * group as base + j*step from the base of its first element, and the tail element-wise. */

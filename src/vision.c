@@ -1,4 +1,4 @@
-/* vision.c — the Qwen2.5-VL vision tower (qwen25vl.md §4), in the reference's order; linear
+/* vision.c — the Qwen2.5-VL vision tower (docs/qwen2.5-vl.md §4), in the reference's order; linear
  * layers, attention and SwiGLU go through the kernel set chosen at load (kernels.h). The text
  * below describes the reference set, the exact path.
  *

@@ -1,4 +1,4 @@
-/* vision.h — the Qwen2.5-VL vision tower (qwen25vl.md §4): patch embedding, 2-D rotary
+/* vision.h — the Qwen2.5-VL vision tower (docs/qwen2.5-vl.md §4): patch embedding, 2-D rotary
  * embedding, window attention with full attention in the configured blocks, RMSNorm, SwiGLU
  * MLP with biases, the 2×2 patch merger and the final reorder back to raster order. */
 #ifndef VS2_VISION_H
@@ -43,7 +43,7 @@ int64_t vs2_vision_out_rows(const vs2_vision *v, int grid_t, int grid_h, int gri
 
 /* ---- internals exposed for tests ------------------------------------------------------------ */
 
-/* The window order of one video (transformers get_window_index, qwen25vl.md §4.3). merge: the
+/* The window order of one video (transformers get_window_index, docs/qwen2.5-vl.md §4.3). merge: the
  * spatial merge size; vm: window_size / merge / patch (merged units per window side).
  * window_index receives grid_t·(grid_h/merge)·(grid_w/merge) merged-unit ids; cu receives the
  * cumulative window lengths in patches (×merge²), starting with 0, empty windows dropped

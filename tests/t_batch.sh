@@ -79,7 +79,11 @@ assert o["human_scores"] == {"visual_quality": 4, "text_alignment": 1, "physical
 assert o["error_kind"] == "no_parse" and o["error"].startswith("no scores: "), o
 assert len(o["output_ids"]) == o["generated_tokens"] <= 6 and "scores" in o and "soft_scores" in o
 EOF
-"$VS2_BIN" metrics "$W/full.jsonl" --bench vs2_bench --json > /dev/null || fail "vs2 metrics on a batch output"
+# vs2 metrics on it: every line is an error line (random weights write no scores), so there is no
+# figure to give: refused with the counts, not a table of zeros.
+out=$("$VS2_BIN" metrics "$W/full.jsonl" --bench vs2_bench --json 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "vs2 metrics on a batch output without scores: exit $rc"
+has "$out" "no scored items (0 read, 12 error lines" "vs2 metrics on a batch output"
 
 # 2. Resume: nothing to do, no new line, no model load needed (a missing model is not touched).
 cp "$W/full.jsonl" "$W/r.jsonl"
@@ -129,6 +133,14 @@ fi
 
 # 5. --retry-errors: error lines are removed and redone (still one line per id).
 head -n 5 "$W/full.jsonl" > "$W/r.jsonl"
+# The dry run says what the run will do: without --retry-errors the error lines count as done,
+# with it they are listed with the rest.
+n=$("$VS2_BIN" batch --manifest "$W/m.jsonl" --out "$W/r.jsonl" --dry-run 2> "$W/dry.err" | wc -l)
+[ "$n" -eq 7 ] || fail "dry run without --retry-errors lists $n ids, not 7"
+has "$(cat "$W/dry.err")" "7 to do (5 error lines in OUT are kept; --retry-errors redoes them)" "dry run"
+"$VS2_BIN" batch --manifest "$W/m.jsonl" --out "$W/r.jsonl" --retry-errors --dry-run 2> "$W/dry.err" | sort > "$W/dry_ids.txt"
+[ "$(wc -l < "$W/dry_ids.txt")" -eq 12 ] || fail "dry run with --retry-errors: $(wc -l < "$W/dry_ids.txt") ids, not 12"
+has "$(cat "$W/dry.err")" "12 to do (5 error lines in OUT are retried)" "dry run --retry-errors"
 out=$(batch --manifest "$W/m.jsonl" --out "$W/r.jsonl" --retry-errors 2>&1); rc=$?
 has "$out" "removed 5 error lines" "--retry-errors"
 has "$out" "12 scored now" "--retry-errors"
@@ -183,12 +195,10 @@ out=$("$VS2_BIN" merge "$W/t0.jsonl" "$W/s1.jsonl" "$W/s2.jsonl" 2>&1 > "$W/m2.j
 has "$out" "torn" "merge torn shard"
 check "$W/m2.jsonl" "$W/m.jsonl" "$W/full.jsonl"
 # The shard split on the paper's 499-item file (ids only, no model): each id in exactly one shard.
-PUB="$VS2_SOURCE_DIR/../shared/data/videoscore2/vs2_bench__released_model_normed_soft__499items.json"
-if [ -f "$PUB" ]; then
-    for k in 0 1 2 3; do "$VS2_BIN" batch --manifest "$PUB" --format vs2_bench --shard $k/4 --dry-run 2>/dev/null; done | sort > "$W/pub_shards.txt"
-    "$VS2_BIN" batch --manifest "$PUB" --format vs2_bench --dry-run 2>/dev/null | sort > "$W/pub_all.txt"
-    [ "$(wc -l < "$W/pub_all.txt")" -ge 499 ] && cmp -s "$W/pub_shards.txt" "$W/pub_all.txt" || fail "published file shards"
-fi
+PUB="$VS2_SOURCE_DIR/tests/data/videoscore2/vs2_bench__released_model_normed_soft__499items.json"
+for k in 0 1 2 3; do "$VS2_BIN" batch --manifest "$PUB" --format vs2_bench --shard $k/4 --dry-run 2>/dev/null; done | sort > "$W/pub_shards.txt"
+"$VS2_BIN" batch --manifest "$PUB" --format vs2_bench --dry-run 2>/dev/null | sort > "$W/pub_all.txt"
+[ "$(wc -l < "$W/pub_all.txt")" -ge 499 ] && cmp -s "$W/pub_shards.txt" "$W/pub_all.txt" || fail "published file shards"
 
 # 8. Duplicate ids in the manifest: an error naming both lines.
 { cat "$W/m.jsonl"; sed -n 2p "$W/m.jsonl"; } > "$W/dupm.jsonl"
@@ -226,10 +236,52 @@ EOF
 out=$(batch --groups --manifest "$W/g.jsonl" --out "$W/g.out.jsonl" 2>&1)
 has "$out" "2 of 2 items already done" "groups resume"
 
-# 11. Usage errors: exit 2.
+# 11. A folder in, a table out: videos from a directory or a glob, prompts from --prompt, a
+# prompts CSV or sidecar files; missing prompts and unreadable paths stop before the model loads.
+mkdir -p "$W/side" && cp "$W/videos/a.mp4" "$W/videos/b.mp4" "$W/side/"
+out=$(batch "$W/side" --out "$W/side.jsonl" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "folder without prompts: exit $rc"
+has "$out" "2 of 2 videos have no prompt" "folder without prompts"
+[ ! -e "$W/side.jsonl" ] || fail "folder without prompts wrote output"
+printf 'the sidecar prompt\n' > "$W/side/a.txt"; printf 'prompt of b\n' > "$W/side/b.mp4.txt"
+out=$(batch "$W/side" -o "$W/side.jsonl" --csv "$W/side.csv" 2>&1); rc=$?
+[ $rc -eq 3 ] || fail "folder with sidecars: exit $rc ($out)"   # the tiny model writes no scores
+has "$out" "wrote $W/side.csv (2 rows)" "--csv"
+$PY - "$W/side.jsonl" "$W/side.csv" <<'EOF' || fail "folder with sidecars: lines"
+import csv, json, sys
+L = {o["id"]: o for o in map(json.loads, open(sys.argv[1]))}
+assert L["a"]["prompt"] == "the sidecar prompt" and L["b"]["prompt"] == "prompt of b", L
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert [r["id"] for r in rows] == ["a", "b"] and rows[0]["prompt"] == "the sidecar prompt", rows
+assert {"visual_quality", "soft_visual_quality", "soft_expected_physical_consistency", "error"} <= set(rows[0]), rows[0]
+EOF
+printf 'video,prompt\nvideos/a.mp4,"from the csv, a"\nb.mp4,from the csv b\n' > "$W/prompts.csv"
+"$VS2_BIN" batch "$W/videos/[ab].mp4" --prompts "$W/prompts.csv" --out "$W/glob.jsonl" --dry-run > "$W/glob_ids.txt" 2>&1 \
+  || fail "glob dry run"
+has "$(cat "$W/glob_ids.txt")" "2 to do" "glob dry run"
+out=$(batch "$W/videos/[ab].mp4" --prompts "$W/prompts.csv" --out "$W/glob.jsonl" 2>&1)
+$PY - "$W/glob.jsonl" <<'EOF' || fail "glob with a prompts CSV"
+import json, sys
+L = {o["id"]: o["prompt"] for o in map(json.loads, open(sys.argv[1]))}
+assert L == {"a": "from the csv, a", "b": "from the csv b"}, L
+EOF
+n=$("$VS2_BIN" batch "$W/videos" --prompt "one for all" --out "$W/all.jsonl" --dry-run 2>/dev/null | wc -l)
+[ "$n" -eq 3 ] || fail "directory with --prompt: $n ids, not 3"
+out=$(batch "$W/nothing-here/*.mp4" --prompt x --out "$W/none.jsonl" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "empty glob: exit $rc"
+has "$out" "no file matches the pattern" "empty glob"
+printf '{"id":"t1","video":"videos/typo.mp4","prompt":"x"}\n' > "$W/typo.jsonl"
+out=$("$VS2_BIN" batch --manifest "$W/typo.jsonl" --out "$W/typo.out.jsonl" --model "$W/no-such-model" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "unreadable video: exit $rc"
+has "$out" "none of the 1 videos to do can be read; no model loaded" "unreadable video before the model"
+case "$out" in *no-such-model*) fail "the model was resolved before the video was checked: $out";; esac
+
+# 12. Usage errors: exit 2.
 for args in "--manifest $W/m.jsonl" "--out $W/x.jsonl" "--manifest $W/m.jsonl --out $W/x.jsonl --shard 3/3" \
             "--manifest $W/m.jsonl --out $W/x.jsonl --shard 1" "--manifest $W/m.jsonl --out $W/x.jsonl --format nope" \
-            "--manifest $W/m.jsonl --out $W/x.jsonl --bogus" "--manifest $W/m.jsonl --out $W/x.jsonl --by weighted"; do
+            "--manifest $W/m.jsonl --out $W/x.jsonl --bogus" "--manifest $W/m.jsonl --out $W/x.jsonl --by weighted" \
+            "--manifest $W/m.jsonl $W/videos --out $W/x.jsonl" "$W/videos --prompt x --prompts $W/prompts.csv --out $W/x.jsonl" \
+            "$W/videos --prompt x --out $W/x.jsonl --temperature 0 --samples 3"; do
     "$VS2_BIN" batch $args > /dev/null 2>&1; rc=$?
     [ $rc -eq 2 ] || fail "usage '$args': exit $rc"
 done

@@ -138,7 +138,7 @@ fi
 # 8. An unreachable hub (nothing cached): retried with back-off, then a clear error.
 ENDPOINT="http://127.0.0.1:9"
 out=$(vs2dl "$WORK/c8" t/m 2>&1); rc=$?
-expect_fail unreachable 1 $rc "$out" "retry 5 of 5" "cannot reach http://127.0.0.1:9" "HF_HUB_OFFLINE=1"
+expect_fail unreachable 1 $rc "$out" "retry 5 of 5" "cannot reach http://127.0.0.1:9" "--model DIR"
 
 # 9. Bad names: usage error for a malformed id, I/O error for a missing directory.
 out=$("$VS2_BIN" download "bad id!" 2>&1); rc=$?

@@ -38,7 +38,7 @@ contains "$out" "transformers defaults (no generation_config.json)"
 contains "$out" "head 0, total"
 contains "$out" "(head tied to embed_tokens)"
 
-# 4. The real 7B geometry: the counts of qwen25vl.md §1.1.
+# 4. The real 7B geometry: the counts of docs/qwen2.5-vl.md §1.1.
 out=$("$VS2_BIN" inspect "$CK/full"); rc=$?
 [ $rc -eq 0 ] || fail "full: exit $rc"
 contains "$out" "parameters:     vision 676,550,144, language 7,070,619,136, head 544,997,376, total 8,292,166,656"
@@ -121,10 +121,16 @@ for f in config.json generation_config.json tokenizer.json model.safetensors; do
   contains "$out" "$f: is a FIFO (named pipe), not a regular file"
 done
 
-# 7. Missing directory: a problem, not a crash.
-out=$("$VS2_BIN" inspect "$WORK/nope"); rc=$?
+# 7. Missing directory: one error line, no half summary before it; a repo id not in the cache
+# is looked up there (never downloaded) and named.
+out=$("$VS2_BIN" inspect "$WORK/nope" 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "missing dir: exit $rc"
-contains "$out" "cannot open model directory"
+contains "$out" "$WORK/nope: no such directory"
+[ "$(grep -c . <<<"$out")" -eq 1 ] || fail "missing dir: more than the error: $out"
+mkdir -p "$WORK/empty-cache"
+out=$(HF_HUB_CACHE="$WORK/empty-cache" "$VS2_BIN" inspect someone/model 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "repo id not cached: exit $rc"
+contains "$out" "not a repo id in the local Hugging Face cache"
 
 # 8. Usage.
 "$VS2_BIN" inspect >/dev/null 2>&1; rc=$?; [ $rc -eq 2 ] || fail "no args: exit $rc"

@@ -51,6 +51,18 @@ rank --json "$W/a.mp4" "$W/a.mp4" 2>/dev/null | $PY -c '
 import json,sys; r=json.load(sys.stdin); a,b=r["candidates"]
 assert a["result"]["output_ids"]==b["result"]["output_ids"] and r["ranking"]==[0,1]' || fail "duplicate candidates"
 
+# A directory stands for its videos (name order: a.mp4, b.mp4, bad.mp4); a candidate that does not
+# exist, or a blank prompt, stops the run before the model is looked at.
+rank --json "$W" > "$W/dir.json" 2>/dev/null
+$PY -c 'import json,sys; r=json.load(open(sys.argv[1])); v=[c["video"].split("/")[-1] for c in r["candidates"]]; assert v==["a.mp4","b.mp4","bad.mp4"], v' "$W/dir.json" \
+  || fail "directory of candidates"
+out=$("$VS2_BIN" rank --model "$W/no-such-model" --prompt x "$W/a.mp4" "$W/typo.mp4" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "missing candidate: exit $rc"
+has "$out" "typo.mp4" "missing candidate"
+case "$out" in *no-such-model*) fail "the model was looked at before the candidates: $out";; esac
+out=$("$VS2_BIN" rank --model "$W/no-such-model" -p "" "$W/a.mp4" 2>&1); rc=$?
+[ $rc -eq 1 ] && has "$out" "the text prompt is empty" "blank prompt"
+
 for args in "" "--prompt x" "--weights 1,2 $W/a.mp4" "--by foo $W/a.mp4" "--by weighted $W/a.mp4" "--bogus $W/a.mp4"; do
     "$VS2_BIN" rank --model "$CK" $args > /dev/null 2>&1; rc=$?
     [ $rc -eq 2 ] || fail "usage '$args': exit $rc"

@@ -148,14 +148,44 @@ out=$(score --video "$WORK/none.mp4" 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "missing video: exit $rc"
 contains "$out" "none.mp4" "missing video"
 
+# 6b. Cheap checks first, quiet FFmpeg, each error once, numbers as people read them.
+out=$("$VS2_BIN" score --model "$WORK/no-such-model" --video "$WORK/none.mp4" --prompt "$P" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "missing video, missing model: exit $rc"
+contains "$out" "none.mp4" "video checked first"
+case "$out" in *no-such-model*) fail "the model was looked at before the video: $out";; esac
+out=$(score --prompt " " 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "blank prompt: exit $rc"
+contains "$out" "the text prompt is empty" "blank prompt"
+out=$("$VS2_BIN" score --model "$WORK/no-such-model" --video "$V" --prompt "$P" 2>&1)
+[ "$(grep -c . <<<"$out")" -eq 1 ] || fail "a model error printed more than once: $out"
+out=$(score --video "$WORK/bad.mp4" 2>&1)
+case "$out" in *moov*|*"@ 0x"*) fail "FFmpeg's own lines leak without --verbose: $out";; esac
+out=$(score --video "$WORK/bad.mp4" --verbose 2>&1)
+contains "$out" "ffmpeg: " "FFmpeg's lines with --verbose"
+grep -q 'e+0' "$WORK/greedy.json" && fail "a number in exponent form: $(grep -o '[0-9.]*e+0[0-9]*' "$WORK/greedy.json" | head -3)"
+score --temperature 0 > "$WORK/t0.json" || fail "--temperature 0: exit $?"
+$PY - "$WORK/greedy.json" "$WORK/t0.json" <<'EOF' || fail "--temperature 0 is not greedy"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["output"] == b["output"] and a["decoding"]["mode"] == b["decoding"]["mode"] == "greedy", (a["decoding"], b["decoding"])
+EOF
+out=$(score --max-video-tokens 10 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "--max-video-tokens 10: exit $rc"
+contains "$out" "video tokens planned" "token limit"
+score --nframes 2 > "$WORK/n2.json" || fail "--nframes 2: exit $?"
+$PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["frames"] == 2, r["frames"]' "$WORK/n2.json" || fail "--nframes 2 frames"
+
 # 7. Usage errors: exit 2.
 for args in "--video $V" "--prompt x" "--video $V --prompt x --template foo" "--video $V --prompt x --samples 0" \
-            "--video $V --prompt x --temperature 0" "--video $V --prompt x --bogus" \
+            "--video $V --prompt x --temperature 0 --sample" "--video $V --prompt x --bogus" \
             "--video $V --prompt x --prompt-file /dev/null" "--video $V --prompt x --max-new-tokens"; do
     "$VS2_BIN" score $args > /dev/null 2>&1; rc=$?
     [ $rc -eq 2 ] || fail "usage '$args': exit $rc"
 done
-"$VS2_BIN" score --help | grep -q -- "--samples N" || fail "--help"
+for opt in "--samples N" "--video FILE" "--prompt TEXT" "--prompt-file FILE" "directory of images" "--nframes N" \
+           "--max-video-tokens N" "stdin"; do
+    "$VS2_BIN" score --help | grep -q -- "$opt" || fail "--help lacks '$opt'"
+done
 
 [ $fails -eq 0 ] && echo "t_score: all checks passed"
 [ $fails -eq 0 ]

@@ -7,7 +7,7 @@
 set -eu
 TOK="$VS2_BUILD_DIR/test-tmp/tokref/tokenizer.json"
 [ -f "$TOK" ] || { echo "no $TOK (tokenizer_reference fixture)"; exit 1; }
-DATA="$VS2_SOURCE_DIR/../shared/data/videoscore2"
+DATA="$VS2_SOURCE_DIR/tests/data/videoscore2"
 D="$VS2_TEST_TMP/scores_soft"; mkdir -p "$D"
 /usr/bin/python3 "$VS2_SOURCE_DIR/tools/scores_ref/soft_ref.py" cases "$TOK" "$D/cases.json" "$DATA"/*.json
 "$VS2_BUILD_DIR/tests/test_scores" --soft "$TOK" "$D/cases.json" > "$D/c.jsonl"

@@ -54,11 +54,16 @@ t.encode(c.chat(c.render(tm, process.argv[3]), 5), null, { addSpecialTokens: fal
 done
 echo "cli --chat-video: 4 chats checked"
 
-# 4. plain text mode (machine.md §4 example) and raw --decode
+# 4. plain text mode (the docs/qwen2.5-vl.md §7 example) and raw --decode
 got=$(printf 'Hello, world! 你好 <|im_start|>user\n' | "$VS2_BIN" tokenize --tokenizer "$REF/tokenizer.json")
 [[ "$got" == "[9707,11,1879,0,220,108386,220,151644,872,198]" ]] || err "plain mode: $got"
 got=$(echo '[9707,11,1879,0]' | "$VS2_BIN" tokenize --tokenizer "$REF" --decode)
 [[ "$got" == "Hello, world!" ]] || err "--decode: $got"
+# the text as an argument gives what stdin gives (stdin is not read then)
+got=$("$VS2_BIN" tokenize --tokenizer "$REF" $'Hello, world! 你好 <|im_start|>user\n' < /dev/null)
+[[ "$got" == "[9707,11,1879,0,220,108386,220,151644,872,198]" ]] || err "TEXT argument: $got"
+got=$("$VS2_BIN" tokenize --tokenizer "$REF" --decode '[9707,11,1879,0]' < /dev/null)
+[[ "$got" == "Hello, world!" ]] || err "--decode with an argument: $got"
 
 # 5. usage and errors
 set +e

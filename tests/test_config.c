@@ -6,7 +6,7 @@
 #define CFG_NAME "/m/config.json"
 #define GEN_NAME "/m/generation_config.json"
 
-/* The Qwen2.5-VL-7B-Instruct hub file (qwen25vl.md §1.1). */
+/* The Qwen2.5-VL-7B-Instruct hub file (docs/qwen2.5-vl.md §1.1). */
 static const char *HUB =
     "{\"architectures\":[\"Qwen2_5_VLForConditionalGeneration\"],\"attention_dropout\":0.0,"
     "\"bos_token_id\":151643,\"eos_token_id\":151645,\"vision_start_token_id\":151652,"
@@ -254,7 +254,7 @@ static vs2_status gparse(const char *json, vs2_generation_config *g, vs2_error *
 static void test_generation(void) {
     vs2_generation_config g;
     vs2_error err;
-    /* The base model's file (qwen25vl.md §1.3). */
+    /* The base model's file (docs/qwen2.5-vl.md §1.3). */
     CHECK_EQ_INT(gparse("{\"bos_token_id\":151643,\"pad_token_id\":151643,\"do_sample\":true,"
                         "\"eos_token_id\":[151645,151643],\"repetition_penalty\":1.05,"
                         "\"temperature\":1e-06,\"transformers_version\":\"4.49.0\"}",

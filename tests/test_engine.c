@@ -1,7 +1,7 @@
 /* test_engine.c — the scoring engine (src/engine.c, src/result.c) without the 16 GB model.
  *
  * 1. The VideoScore2 layer on planted answers: the real outputs of the released model
- *    (the JSON files in ../shared/data/videoscore2/) are tokenized with the real Qwen2.5-VL tokenizer (the
+ *    (the JSON files in tests/data/videoscore2/) are tokenized with the real Qwen2.5-VL tokenizer (the
  *    tokref fixture) and fed, with made-up digit probabilities, through the same post-generation
  *    path a generated answer takes (vs2__sample_finish): text, rationale, reference and robust
  *    parse, soft scores and their token positions.
@@ -85,7 +85,7 @@ static int tokenize_text(const char *text, vs2_ids *ids) {
 
 static json_t *load_data(const char *name) {
     char path[1400];
-    snprintf(path, sizeof path, "%s/../shared/data/videoscore2/%s", g_src, name);
+    snprintf(path, sizeof path, "%s/tests/data/videoscore2/%s", g_src, name);
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
     if (!j) fprintf(stderr, "%s: %s (line %d)\n", path, je.text, je.line);
@@ -188,7 +188,7 @@ static int64_t token_of(const vs2_ids *ids, const char *needle) {
     return -1;
 }
 
-/* The two answers videoscore2.md names: the reference parse and the soft scores read a label in
+/* The two answers docs/videoscore2-reference.md names: the reference parse and the soft scores read a label in
  * the rationale, the robust parse reads the final list. */
 static void test_planted_specials(void) {
     vs2_ids ids = {0};

@@ -101,10 +101,50 @@ static void test_rules(void) {
     CHECK_EQ_INT(m.n_dropped, 1);
     CHECK(vs2_metrics_get(&m, "v_acc") == 100.0); /* 2.5 -> 2 */
     CHECK(vs2_metrics_get(&m, "t_acc") == 100.0); /* 3.5 -> 4 */
-    CHECK(vs2_metrics_get(&m, "p_acc") == 0.0);   /* 5 vs None(-1) */
-    CHECK(vs2_metrics_get(&m, "p_acc_relaxed") == 0.0);
-    CHECK(vs2_metrics_get(&m, "overall_acc") == 0.0);
+    /* p: the one human score is None, so the scripts' 0.0 measures nothing: left out, as is the
+     * overall accuracy of a bench without an overall human score */
+    CHECK(isnan(vs2_metrics_get(&m, "p_acc")) && isnan(vs2_metrics_get(&m, "p_acc_relaxed")));
+    CHECK(isnan(vs2_metrics_get(&m, "overall_acc")) && isnan(vs2_metrics_get(&m, "overall_plcc")));
     CHECK(isnan(vs2_metrics_get(&m, "v_plcc"))); /* one pair: scipy raises -> None */
+    vs2_results_free(&r);
+}
+
+/* Inputs that used to give figures computed on nothing are refused, naming the cause. */
+static void expect_refusal(const char *text, const char *bench, const char *method, vs2_status want,
+                           const char *needle) {
+    vs2_results r = parse_results(text);
+    vs2_metrics m;
+    vs2_error err;
+    vs2_metrics_params p = vs2_metrics_default_params();
+    if (bench) p.bench = bench;
+    if (method) p.method = method;
+    CHECK_EQ_INT(vs2_metrics_compute(&r, &p, &m, &err), want);
+    CHECK_STR_CONTAINS(err.message, needle);
+    vs2_results_free(&r);
+}
+
+static void test_refusals(void) {
+    static const char ok[] = "{\"id\":\"a\",\"scores\":{\"visual_quality\":3,\"text_alignment\":4,"
+                             "\"physical_consistency\":2},\"soft_scores\":{\"visual_quality\":2.6,"
+                             "\"text_alignment\":4,\"physical_consistency\":2},\"human_scores\":"
+                             "{\"visual_quality\":3,\"text_alignment\":4,\"physical_consistency\":2}}\n";
+    expect_refusal(ok, NULL, "vs3", VS2_ERR_INVALID_ARG, "unknown method 'vs3'");
+    expect_refusal(ok, "vbench", NULL, VS2_ERR_INVALID_ARG, "unknown bench 'vbench'");
+    expect_refusal(ok, "videogen_reward_bench", NULL, VS2_ERR_UNSUPPORTED, "no preference pairs");
+    expect_refusal("{\"id\":\"a\",\"error\":\"boom\"}\n", NULL, NULL, VS2_ERR_UNSUPPORTED,
+                   "no scored items (0 read, 1 error lines");
+    expect_refusal("", NULL, NULL, VS2_ERR_UNSUPPORTED, "no scored items");
+    expect_refusal("[{\"video_name\":\"a\",\"v_score_model\":3.6,\"t_score_model\":4,\"p_score_model\":2,"
+                   "\"v_score_gt\":3,\"t_score_gt\":4,\"p_score_gt\":2}]",
+                   NULL, "vs2", VS2_ERR_INVALID_ARG, "needs integer scores, but item 'a' has v = 3.6");
+    expect_refusal("{\"id\":\"a\",\"scores\":{\"visual_quality\":3,\"text_alignment\":4,"
+                   "\"physical_consistency\":2}}\n", NULL, "vs2", VS2_ERR_UNSUPPORTED, "no human scores");
+    /* the same good line is accepted: the refusals above are about the input, not the API */
+    vs2_results r = parse_results(ok);
+    vs2_metrics m;
+    vs2_metrics_params p = vs2_metrics_default_params();
+    CHECK(vs2_metrics_compute(&r, &p, &m, NULL) == VS2_OK);
+    CHECK(vs2_metrics_get(&m, "v_acc") == 100.0);
     vs2_results_free(&r);
 }
 
@@ -137,7 +177,7 @@ static void test_parser_matches_python(void) {
     size_t total = 0, agree = 0;
     json_object_foreach(rep, file, v) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/../shared/data/videoscore2/%s", dir ? dir : ".", file);
+        snprintf(path, sizeof path, "%s/tests/data/videoscore2/%s", dir ? dir : ".", file);
         json_t *items = json_load_file(path, 0, &je);
         CHECK_MSG(items != NULL, "%s: %s", path, je.text);
         size_t i;
@@ -166,6 +206,7 @@ int main(void) {
     RUN(test_round_py);
     RUN(test_against_scipy);
     RUN(test_rules);
+    RUN(test_refusals);
     RUN(test_regex_fallback);
 #ifdef VS2_HAVE_SCORES
     RUN(test_parser_matches_python);

@@ -1,19 +1,20 @@
-/* test_prompt.c — the VideoScore2 templates against the JSON literals of videoscore2.md §2.2
- * (extracted from the spec at test time), string.Template substitution, the chat rendering of
- * §2.3 and the chat ids of qwen25vl.md §6. */
+/* test_prompt.c — the VideoScore2 templates against the JSON literals copied from the public
+ * release into tests/data/videoscore2/templates.md (read at test time), string.Template
+ * substitution, the chat rendering of docs/videoscore2-reference.md §2.3 and the chat ids of
+ * docs/qwen2.5-vl.md §6. */
 #include "check.h"
 #include "internal.h"
 
 #include <jansson.h>
 
-static char spec_path[1024];
+static char templates_path[1024];
 
-/* The n-th ```json string literal of the spec, decoded (malloc'd), or NULL. */
-static char *spec_literal(int nth, size_t *len) {
+/* The n-th ```json string literal of the templates file, decoded (malloc'd), or NULL. */
+static char *template_literal(int nth, size_t *len) {
     char *data;
     size_t n;
     vs2_error err;
-    if (vs2__read_file(spec_path, 0, &data, &n, &err) != VS2_OK) {
+    if (vs2__read_file(templates_path, 0, &data, &n, &err) != VS2_OK) {
         fprintf(stderr, "%s\n", err.message);
         return NULL;
     }
@@ -39,16 +40,16 @@ static char *spec_literal(int nth, size_t *len) {
 }
 
 /* Rendering with a prompt that is itself "$t2v_prompt" leaves the template text unchanged, so
- * the raw template can be compared with the spec byte for byte. */
-static void test_templates_match_spec(void) {
+ * the raw template can be compared with the release's text byte for byte. */
+static void test_templates_match_release(void) {
     size_t n_eval = 0, n_inf = 0;
-    char *eval = spec_literal(0, &n_eval), *inf = spec_literal(1, &n_inf);
-    CHECK_MSG(eval && inf, "cannot read the T-EVAL/T-INF literals from %s", spec_path);
+    char *eval = template_literal(0, &n_eval), *inf = template_literal(1, &n_inf);
+    CHECK_MSG(eval && inf, "cannot read the T-EVAL/T-INF literals from %s", templates_path);
     char *e = vs2_prompt_render(VS2_TEMPLATE_EVAL, "$t2v_prompt");
     char *i = vs2_prompt_render(VS2_TEMPLATE_INF, "$t2v_prompt");
     CHECK(e && eval && strlen(e) == n_eval && !memcmp(e, eval, n_eval));
     CHECK(i && inf && strlen(i) == n_inf && !memcmp(i, inf, n_inf));
-    CHECK(inf && strstr(inf, "\xE2\x80\x93"));       /* the spec's T-INF has EN DASHes ... */
+    CHECK(inf && strstr(inf, "\xE2\x80\x93"));       /* the release's T-INF has EN DASHes ... */
     CHECK(inf && n_inf > 5 && !strcmp(inf + n_inf - 5, "\n    ")); /* ... and ends with "\n    " */
     free(e);
     free(i);
@@ -72,7 +73,7 @@ static void test_substitution(void) {
     free(s);
 }
 
-/* videoscore2.md §2.3: the rendered chat, byte for byte. */
+/* docs/videoscore2-reference.md §2.3: the rendered chat, byte for byte. */
 static void test_chat_render(void) {
     char *c = vs2_chat_render("Describe this video.");
     CHECK(c && !strcmp(c, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
@@ -81,7 +82,7 @@ static void test_chat_render(void) {
     free(c);
 }
 
-/* qwen25vl.md §6: 15 + N + 10 ids for "Describe this video." with N = 7200, ids as listed. */
+/* docs/qwen2.5-vl.md §6: 15 + N + 10 ids for "Describe this video." with N = 7200, ids as listed. */
 static void test_chat_video_ids(void) {
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/tokref", check_env("VS2_TEST_TMP"));
@@ -111,8 +112,8 @@ static void test_chat_video_ids(void) {
 }
 
 int main(void) {
-    snprintf(spec_path, sizeof spec_path, "%s/../shared/docs/videoscore2.md", check_env("VS2_SOURCE_DIR"));
-    RUN(test_templates_match_spec);
+    snprintf(templates_path, sizeof templates_path, "%s/tests/data/videoscore2/templates.md", check_env("VS2_SOURCE_DIR"));
+    RUN(test_templates_match_release);
     RUN(test_substitution);
     RUN(test_chat_render);
     RUN(test_chat_video_ids);

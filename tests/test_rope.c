@@ -1,4 +1,4 @@
-/* test_rope.c — M-RoPE position ids (qwen25vl.md §5.3, transformers 4.53.2 semantics) and the
+/* test_rope.c — M-RoPE position ids (docs/qwen2.5-vl.md §5.3, transformers 4.53.2 semantics) and the
  * rotary inverse frequencies. Positions are integers: every check here is exact.
  *
  * Also a driver for t_llm_ref.sh: `test_rope --cases FILE` checks the cases written by

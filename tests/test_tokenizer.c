@@ -154,7 +154,7 @@ static void expect_ids(const vs2_tokenizer *tok, const char *text, const int32_t
     vs2_ids_free(&ids);
 }
 
-/* Ids documented in machine.md §4 and qwen25vl.md §1.2/§6 (independent of the fixture's ids). */
+/* Ids listed in docs/qwen2.5-vl.md §1.2, §6 and §7 (independent of the fixture's ids). */
 static void test_documented_ids(void) {
     vs2_tokenizer *tok = load_ref("");
     static const int32_t hello[] = {9707, 11, 1879, 0, 220, 108386, 220, 151644, 872, 198};
@@ -192,7 +192,7 @@ static void test_detokenize_errors(void) {
     int32_t neg = -1;
     CHECK_EQ_INT(vs2_detokenize(tok, &neg, 1, 0, &text, &len, &err), VS2_ERR_TOKENIZER);
     CHECK_STR_CONTAINS(err.message, "-1");
-    int32_t whole[] = {108386}; /* "你好" (machine.md §4) */
+    int32_t whole[] = {108386}; /* "你好" (docs/qwen2.5-vl.md §7) */
     CHECK(vs2_detokenize(tok, whole, 1, 0, &text, &len, &err) == VS2_OK);
     CHECK(text && !strcmp(text, "你好"));
     free(text);

@@ -13,6 +13,43 @@ static void test_nframes(void) {
     CHECK_EQ_INT(vs2_video_nframes(100000, 1.0, 2.0), 768);
 }
 
+/* qwen-vl-utils' nframes / max_frames (hand-computed from smart_nframes' formulas). */
+static void test_nframes_params(void) {
+    vs2_video_params p = vs2_video_default_params();
+    CHECK_EQ_INT(vs2_video_nframes_params(300, 30.0, &p), 20); /* unset: the fps rule */
+    p.max_frames = 9;                                          /* floor_even(9) = 8 caps 20 */
+    CHECK_EQ_INT(vs2_video_nframes_params(300, 30.0, &p), 8);
+    p.max_frames = 100;                                        /* above the fps count: no effect */
+    CHECK_EQ_INT(vs2_video_nframes_params(300, 30.0, &p), 20);
+    p.max_frames = 0;
+    p.nframes = 7;                                             /* round_by_factor(7, 2) = 8 (7/2 = 3.5 -> 4) */
+    CHECK_EQ_INT(vs2_video_nframes_params(300, 30.0, &p), 8);
+    p.nframes = 5;                                             /* 2.5 -> 2 (half to even) -> 4 */
+    CHECK_EQ_INT(vs2_video_nframes_params(300, 30.0, &p), 4);
+    p.nframes = 400;                                           /* more than the video has */
+    CHECK_EQ_INT(vs2_video_nframes_params(300, 30.0, &p), 0);
+}
+
+/* A plan over the token limit is refused before any pixel work, naming the plan. */
+static void test_token_limit(void) {
+    enum { W = 56, H = 28, N = 5 };
+    static uint8_t rgb[N * W * H * 3];
+    vs2_video_params p = vs2_video_default_params();
+    vs2_video v;
+    vs2_error err;
+    CHECK_EQ_INT(vs2_video_from_rgb(rgb, N, W, H, 2.0, &p, &v, &err), VS2_OK);
+    int64_t tokens = v.video_tokens;
+    vs2_video_free(&v);
+    p.max_video_tokens = tokens; /* exactly at the limit: accepted */
+    CHECK_EQ_INT(vs2_video_from_rgb(rgb, N, W, H, 2.0, &p, &v, &err), VS2_OK);
+    vs2_video_free(&v);
+    p.max_video_tokens = tokens - 1;
+    CHECK_EQ_INT(vs2_video_from_rgb(rgb, N, W, H, 2.0, &p, &v, &err), VS2_ERR_UNSUPPORTED);
+    CHECK_STR_CONTAINS(err.message, "video tokens planned");
+    CHECK_STR_CONTAINS(err.message, "--max-video-tokens");
+    CHECK(v.pixel_values == NULL && v.frames == NULL);
+}
+
 static void test_indices(void) {
     int64_t idx[37];
     vs2_video_indices(300, 20, idx);
@@ -80,6 +117,8 @@ static void test_resize_identity(void) {
 
 int main(void) {
     RUN(test_nframes);
+    RUN(test_nframes_params);
+    RUN(test_token_limit);
     RUN(test_indices);
     RUN(test_smart_resize);
     RUN(test_from_rgb);

@@ -1,4 +1,4 @@
-/* test_vision.c — the vision tower (src/vision.c, qwen25vl.md §4) on the tiny checkpoints of the
+/* test_vision.c — the vision tower (src/vision.c, docs/qwen2.5-vl.md §4) on the tiny checkpoints of the
  * vs2_tiny_ckpt fixture ($VS2_TEST_TMP/ckpt): window index against hand-worked cases, window
  * attention against one masked full attention, thread independence, stage dumps, bad input.
  *
@@ -93,7 +93,7 @@ static void check_windows(int t, int h, int w, const int64_t *want_idx, int64_t 
 }
 
 static void test_window_index_cases(void) {
-    /* qwen25vl.md §4.3 example: gh=8, gw=12 → H'=4, W'=6. Pad W' by 2 → windows (0,0) = cols 0-3
+    /* docs/qwen2.5-vl.md §4.3 example: gh=8, gw=12 → H'=4, W'=6. Pad W' by 2 → windows (0,0) = cols 0-3
      * of rows 0-3 (16 units, 64 patches), (0,1) = cols 4-5 (8 units → cu 96). H' pads by a whole
      * 4 → an empty window row, dropped. */
     const int64_t a_idx[] = {0, 1, 2, 3, 6, 7, 8, 9, 12, 13, 14, 15, 18, 19, 20, 21,

@@ -50,13 +50,13 @@ SPECIAL_TOKENS = [
     "<|repo_name|>", "<|file_sep|>",
 ]
 FIRST_SPECIAL_ID = 151643
-# The Qwen2 pre-tokenizer split (qwen25vl.md §7), as data.
+# The Qwen2 pre-tokenizer split (docs/qwen2.5-vl.md §7), as data.
 QWEN2_REGEX = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
                "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
 
 
 def tensor_list(g, vocab, tie):
-    """(hub name, shape) for every tensor of Qwen2.5-VL, in the order of qwen25vl.md §2."""
+    """(hub name, shape) for every tensor of Qwen2.5-VL, in the order of docs/qwen2.5-vl.md §2."""
     H, I, V = g["hidden"], g["intermediate"], vocab
     hd = H // g["heads"]
     Q, KV = g["heads"] * hd, g["kv_heads"] * hd

@@ -1,8 +1,10 @@
 /* batch.c — `vs2 batch`: score a manifest into a crash-safe, resumable JSONL file, optionally
  * one shard of it; with --groups, Best-of-N groups (docs/batch.md). */
 #include "scoring_opts.h"
+#include "video_list.h"
 #include "eval/eval_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +15,22 @@ static const char *const CMD = "vs2 batch";
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: vs2 batch --manifest IN --out OUT.jsonl [options]\n\n"
+            "usage: vs2 batch --manifest IN --out OUT.jsonl [options]\n"
+            "       vs2 batch DIR|'GLOB'|VIDEO... (--prompt TEXT | --prompts FILE | sidecar STEM.txt)\n"
+            "                 --out OUT.jsonl [options]\n\n"
             "Score every item of a manifest with one loaded model. Each result is one JSON line\n"
             "(the `vs2 score --json` object plus id and human scores), written and synced as it\n"
             "completes. Re-running the same command resumes: ids already in OUT are skipped; a torn\n"
             "last line (kill -9, power loss) is cut away and its item redone.\n\n"
-            "input\n"
+            "input: a manifest, or videos (checked before the model is loaded)\n"
             "  --manifest FILE        JSONL, CSV, or a benchmark's native file (docs/metrics.md)\n"
+            "  DIR|'GLOB'|VIDEO...    the video files of a directory (by extension: mp4, mkv, webm, mov,\n"
+            "                         avi, gif, ...), of a quoted glob pattern, or listed; id = the file\n"
+            "                         name without extension. Each video's prompt comes from:\n"
+            "  -p, --prompt TEXT      one prompt for every video, or\n"
+            "  --prompts FILE         a CSV (or JSONL) with a prompt column and a video or id column\n"
+            "                         (matched on the file name or its stem), or else\n"
+            "                         a sidecar text file beside each video: STEM.txt (or FILE.txt)\n"
             "  --format F             jsonl, csv, vs2_bench, videogen_reward_bench, t2vqa_db,\n"
             "                         mj_bench_video, video_phy2_test (default: detected)\n"
             "  --reference-quirks     the reference loaders' off-by-ones (docs/metrics.md)\n"
@@ -27,16 +38,20 @@ static void usage(FILE *f) {
             "  --groups               the manifest holds Best-of-N groups, one JSON object a line:\n"
             "                         {\"id\":..., \"prompt\":..., \"videos\":[...]}; one ranked line per group\n"
             "  --by KIND --weights A,B,C   ranking of --groups (as vs2 rank)\n"
+            "output\n"
+            "  -o, --out OUT.jsonl    the results, one JSON line per video (durable; resumable)\n"
+            "  --csv FILE.csv         also write a table, one row per video (scores, soft scores,\n"
+            "                         errors) from OUT when the run ends; vs2 metrics/report/merge read it\n"
             "work split and resume\n"
             "  --shard K/N            only the ids with FNV-1a-64(id) mod N == K (0 <= K < N)\n"
             "  --retry-errors         redo the items whose line in OUT is an error line\n"
             "  --dry-run              print the ids this run would score, load no model\n"
             "  --progress-every SEC   plain progress lines when stderr is not a terminal (default 30)\n\n"
-            "%s\n"
+            "%s%s\n"
             "Exit status: 0 every item has a result with scores; 1 error (manifest, model, output\n"
             "file, lock held); 2 bad usage; 3 finished, but some lines are error lines (unreadable\n"
             "video, no scores in the answer); 128+N stopped by signal N (resume later).\n",
-            cli_scoring_help);
+            cli_scoring_help, cli_video_help);
 }
 
 typedef struct work {
@@ -223,6 +238,9 @@ static int parse_shard(const char *s, long long *k, long long *n) {
 
 typedef struct opts {
     const char *manifest, *out, *format, *video_root;
+    const char *prompt, *prompts, *csv; /* videos given directly: one prompt, a prompts file; --csv */
+    char **sources;                     /* DIR|GLOB|VIDEO arguments */
+    size_t n_sources;
     int quirks, groups, retry_errors, dry_run;
     long long shard_k, shard_n;
     double every;
@@ -230,6 +248,7 @@ typedef struct opts {
 } opts;
 
 static int run(const opts *o, cli_scoring *sc);
+static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by_weighted_p);
 
 int cmd_batch(int argc, char **argv) {
     cli_scoring sc;
@@ -240,8 +259,22 @@ int cmd_batch(int argc, char **argv) {
     o.every = 30;
     o.rp = vs2_rank_default_params();
     int by_weighted = 0;
+    char **sources = calloc((size_t)argc, sizeof *sources);
+    if (!sources) return 1;
+    o.sources = sources;
+    int rc = batch_args(argc, argv, &sc, &o, &by_weighted);
+    if (rc < 0) rc = run(&o, &sc);
+    free(sources);
+    return rc;
+}
+
+/* Parse the arguments into sc and o: -1 to run, else the exit status. */
+static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by_weighted_p) {
+    cli_scoring sc = *scp;
+    opts o = *op;
+    int by_weighted = *by_weighted_p;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = cli_alias(argv[i]);
         int r = cli_scoring_opt(&sc, argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
@@ -254,13 +287,17 @@ int cmd_batch(int argc, char **argv) {
         else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
         else if (!strcmp(a, "--manifest") || !strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--format") ||
                  !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--progress-every") ||
-                 !strcmp(a, "--by") || !strcmp(a, "--weights")) {
+                 !strcmp(a, "--by") || !strcmp(a, "--weights") || !strcmp(a, "--prompt") ||
+                 !strcmp(a, "--prompts") || !strcmp(a, "--csv")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "%s: %s needs a value\n", CMD, a);
                 return 2;
             }
             const char *v = argv[++i];
             if (!strcmp(a, "--manifest")) o.manifest = v;
+            else if (!strcmp(a, "--prompt")) o.prompt = v;
+            else if (!strcmp(a, "--prompts")) o.prompts = v;
+            else if (!strcmp(a, "--csv")) o.csv = v;
             else if (!strcmp(a, "--out") || !strcmp(a, "-o")) o.out = v;
             else if (!strcmp(a, "--format")) o.format = v;
             else if (!strcmp(a, "--video-root")) o.video_root = v;
@@ -284,13 +321,33 @@ int cmd_batch(int argc, char **argv) {
                 }
                 o.rp.by = (vs2_rank_by)by;
             }
-        } else {
-            fprintf(stderr, "%s: unknown option or argument '%s' (see vs2 batch --help)\n", CMD, a);
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "%s: unknown option '%s' (see vs2 batch --help)\n", CMD, a);
             return 2;
+        } else {
+            o.sources[o.n_sources++] = argv[i];
         }
     }
-    if (!o.manifest || (!o.out && !o.dry_run)) {
-        fprintf(stderr, "%s: --manifest IN and --out OUT.jsonl are required (see vs2 batch --help)\n", CMD);
+    if (!o.manifest == !o.n_sources) {
+        fprintf(stderr, "%s: give either --manifest IN or videos (DIR, 'GLOB' or files), not %s (see vs2 batch --help)\n",
+                CMD, o.manifest ? "both" : "neither");
+        return 2;
+    }
+    if (!o.out && !o.dry_run) {
+        fprintf(stderr, "%s: --out OUT.jsonl is required (see vs2 batch --help)\n", CMD);
+        return 2;
+    }
+    if (o.manifest && (o.prompt || o.prompts)) {
+        fprintf(stderr, "%s: --prompt/--prompts go with videos; a manifest carries its own prompts\n", CMD);
+        return 2;
+    }
+    if (o.prompt && o.prompts) {
+        fprintf(stderr, "%s: give --prompt TEXT or --prompts FILE, not both\n", CMD);
+        return 2;
+    }
+    if (o.prompt && !cli_check_prompt(CMD, o.prompt)) return 2;
+    if (o.n_sources && o.groups) {
+        fprintf(stderr, "%s: --groups reads a manifest of groups (--manifest)\n", CMD);
         return 2;
     }
     if (by_weighted && !o.rp.weighted) {
@@ -305,18 +362,43 @@ int cmd_batch(int argc, char **argv) {
         fprintf(stderr, "%s: --format: unknown format '%s'\n", CMD, o.format);
         return 2;
     }
-    cli_scoring_finish(&sc);
-    return run(&o, &sc);
+    if (!cli_scoring_finish(&sc)) return 2;
+    *scp = sc, *op = o, *by_weighted_p = by_weighted;
+    return -1;
+}
+
+/* Cheap checks before the model is resolved, loaded or downloaded: when no video to do can be
+ * opened (a typo in a path, the wrong directory) nothing would be scored, so stop here; when
+ * some cannot, say so (they become error lines). */
+static int precheck_videos(const vs2_manifest *m, const work *W, size_t todo, const char *root) {
+    size_t bad = 0;
+    for (size_t k = 0; k < todo; k++) {
+        const vs2_manifest_item *it = &m->items[W[k].src];
+        char *video = it->video ? resolve(it->video, root) : NULL;
+        int ok = video && strstr(video, "://") ? 1 : video && access(video, R_OK) == 0;
+        if (!ok && bad++ < 3) fprintf(stderr, "%s: %s: %s\n", CMD, video ? video : it->id, video ? strerror(errno) : "no video");
+        free(video);
+    }
+    if (bad == todo) {
+        fprintf(stderr, "%s: none of the %zu videos to do can be read; no model loaded%s\n", CMD, todo,
+                todo > 1 ? " (wrong --video-root?)" : "");
+        return 0;
+    }
+    if (bad) fprintf(stderr, "%s: warning: %zu of %zu videos to do cannot be read; they will be error lines\n", CMD, bad, todo);
+    return 1;
 }
 
 typedef struct done_ctx {
     ev_strset *set;
-    size_t n;
+    size_t n_errors;  /* error lines seen in OUT */
+    int retry_errors; /* --retry-errors: an error line does not count as done, as in the real run */
 } done_ctx;
 
 static int dry_done(void *user, const char *id, const char *line, size_t len, int lineno, int is_error) {
-    (void)line, (void)len, (void)lineno, (void)is_error;
+    (void)line, (void)len, (void)lineno;
     done_ctx *c = user;
+    c->n_errors += is_error != 0;
+    if (is_error && c->retry_errors) return 1;
     char *s = strdup(id);
     if (!s) return 0;
     size_t old;
@@ -338,6 +420,9 @@ static int run(const opts *o, cli_scoring *sc) {
             return 1;
         }
         n_src = G.n;
+    } else if (o->n_sources) {
+        if (!cli_video_manifest(CMD, o->sources, o->n_sources, o->prompt, o->prompts, &m)) return 1;
+        n_src = m.n_items;
     } else {
         int f = o->format ? vs2_manifest_format_from_name(o->format) : VS2_MANIFEST_AUTO;
         if (vs2_manifest_load(o->manifest, (vs2_manifest_format)f, o->quirks ? VS2_MANIFEST_REFERENCE_QUIRKS : 0, &m,
@@ -353,7 +438,8 @@ static int run(const opts *o, cli_scoring *sc) {
     ev_journal J;
     memset(&J, 0, sizeof J);
     J.fd = J.lock_fd = -1;
-    char *root = o->video_root ? strdup(o->video_root) : dir_of(o->manifest);
+    /* videos given directly are paths as the user typed them: relative to the working directory */
+    char *root = o->video_root ? strdup(o->video_root) : o->n_sources ? strdup(".") : dir_of(o->manifest);
     vs2_engine *eng = NULL;
     if (!W || !root) goto oom;
     /* Ids: unique, valid UTF-8 (they are written as JSON and matched on resume). */
@@ -362,7 +448,8 @@ static int run(const opts *o, cli_scoring *sc) {
         const char *id = o->groups ? G.g[i].id : m.items[i].id;
         int line = o->groups ? G.g[i].line : m.items[i].line;
         if (!ev_utf8_valid(id)) {
-            fprintf(stderr, "%s: %s:%d: the id is not valid UTF-8\n", CMD, o->manifest, line);
+            if (o->manifest) fprintf(stderr, "%s: %s:%d: the id is not valid UTF-8\n", CMD, o->manifest, line);
+            else fprintf(stderr, "%s: %s: the file name is not valid UTF-8\n", CMD, m.items[i].video);
             goto fail;
         }
         size_t old;
@@ -370,8 +457,12 @@ static int run(const opts *o, cli_scoring *sc) {
         if (r < 0) goto oom;
         if (r == 0) {
             int l0 = o->groups ? G.g[old].line : m.items[old].line;
-            fprintf(stderr, "%s: %s:%d: duplicate id '%s' (first at line %d); ids must be unique\n", CMD,
-                    o->manifest, line, id, l0);
+            if (o->manifest)
+                fprintf(stderr, "%s: %s:%d: duplicate id '%s' (first at line %d); ids must be unique\n", CMD,
+                        o->manifest, line, id, l0);
+            else
+                fprintf(stderr, "%s: %s and %s have the same id '%s' (the file name without extension)\n", CMD,
+                        m.items[old].video, m.items[i].video, id);
             goto fail;
         }
         if (o->shard_n > 1 && ev_fnv1a64(id) % (uint64_t)o->shard_n != (uint64_t)o->shard_k) continue;
@@ -381,7 +472,7 @@ static int run(const opts *o, cli_scoring *sc) {
     }
 
     if (o->dry_run) {
-        done_ctx dc = {.set = &done};
+        done_ctx dc = {.set = &done, .retry_errors = o->retry_errors};
         int torn = 0;
         if (o->out && access(o->out, F_OK) == 0 &&
             ev_jsonl_scan(o->out, &torn, dry_done, &dc, &err) != VS2_OK) {
@@ -394,8 +485,14 @@ static int run(const opts *o, cli_scoring *sc) {
             printf("%s\n", W[k].id);
             todo++;
         }
-        fprintf(stderr, "%s: dry run: %zu of %zu items in shard %lld/%lld, %zu to do\n", CMD, nw, n_src,
+        fprintf(stderr, "%s: dry run: %zu of %zu items in shard %lld/%lld, %zu to do", CMD, nw, n_src,
                 o->shard_k, o->shard_n, todo);
+        if (dc.n_errors)
+            fprintf(stderr, o->retry_errors ? " (%zu error lines in OUT are retried)"
+                                            : " (%zu error lines in OUT are kept; --retry-errors redoes them)",
+                    dc.n_errors);
+        if (torn) fprintf(stderr, " (OUT ends in a torn line: its item is redone)");
+        fputc('\n', stderr);
         rc = 0;
         goto fail;
     }
@@ -432,6 +529,7 @@ static int run(const opts *o, cli_scoring *sc) {
                 nw, prior_errors, todo);
     size_t new_errors = 0, new_ok = 0;
     int stopped = 0;
+    if (todo && !o->groups && !precheck_videos(&m, W, todo, root)) goto fail;
     if (todo) {
         eng = cli_scoring_load(sc);
         if (!eng) goto fail;
@@ -520,6 +618,7 @@ static int run(const opts *o, cli_scoring *sc) {
             CMD, o->out, new_ok + new_errors, new_errors, P.before, P.before + P.done, nw, total_errors,
             stopped ? "; stopped by a signal (re-run to resume)" : "");
     rc = stopped ? 128 + (int)cli_stop_signal : total_errors ? 3 : 0;
+    if (o->csv && !cli_write_csv_table(CMD, o->out, o->csv)) rc = 1;
     goto fail;
 oom:
     fprintf(stderr, "%s: out of memory\n", CMD);

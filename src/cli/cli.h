@@ -25,4 +25,33 @@ void cli_json_string(FILE *f, const char *s, size_t len);
 /* Read all of a stream into a malloc'd NUL-terminated buffer; NULL on failure. */
 char *cli_read_all(FILE *f, size_t *len);
 
+/* Short flags: -m -> --model, -p -> --prompt, -o -> --out; anything else unchanged. */
+const char *cli_alias(const char *arg);
+/* Whether a library log message is printed: warnings always, info with --verbose, errors never
+ * (they come back as the call's error message, which the command prints). */
+int cli_log_shown(int level, int verbose);
+/* Cheap checks before any model is resolved, loaded or downloaded: the video path exists and
+ * can be read (a file that is not empty, or a directory of images), the prompt is not blank.
+ * Print the problem and return 0. */
+int cli_check_video(const char *cmd, const char *path);
+int cli_check_prompt(const char *cmd, const char *prompt);
+/* --nframes, --max-frames, --max-video-tokens: 1 consumed, 0 not one of them, -1 bad value. */
+int cli_video_opt(const char *cmd, int argc, char **argv, int *i, vs2_video_params *vp);
+extern const char cli_video_help[];
+/* Write the per-video CSV table of a result file (table.c); 0 on failure (message printed). */
+int cli_write_csv_table(const char *cmd, const char *results, const char *csv);
+/* Download display shared by `vs2 download` and the scoring commands (hub_progress.c). */
+typedef struct cli_hub_view {
+    const char *cmd;
+    int tty, quiet, bar_drawn, started;
+    double t0, last_line;
+    int64_t done0;
+} cli_hub_view;
+void cli_hub_view_init(cli_hub_view *v, const char *cmd);
+void cli_hub_log(int level, const char *message, void *user);   /* a vs2_log_fn; user = the view */
+void cli_hub_progress(void *user, const vs2_hub_progress *p);   /* user = the view */
+void cli_hub_clear(cli_hub_view *v);                              /* erase a drawn bar */
+/* The commands' default for vs2_video_params.max_video_tokens. */
+#define CLI_MAX_VIDEO_TOKENS 16384
+
 #endif

@@ -23,6 +23,9 @@ static void usage(FILE *f) {
             "  --processor-fps F    fps handed to the processor; second_per_grid_t = 2/F\n"
             "                       (default 2.0 as VideoScore2; 0 = use sample_fps)\n"
             "  --threads N          decoder and resize threads (default: one per core)\n"
+            "  --nframes N          exactly N frames (rounded to even), instead of --fps\n"
+            "  --max-frames N       at most N frames (default min(768, all frames))\n"
+            "  --max-video-tokens N refuse a plan with more video tokens (default: no limit here)\n"
             "  --json               print the plan as one JSON object\n"
             "  --pixels OUT         write pixel_values_videos: little-endian float32, rows x 1176\n"
             "  --png DIR            write the selected, resized frames as PNG\n"
@@ -137,6 +140,7 @@ static int parse_num(const char *opt, const char *s, double *out) {
 
 int cmd_frames(int argc, char **argv) {
     vs2_video_params p = vs2_video_default_params();
+    int vk;
     const char *pixels = NULL, *png = NULL, *frames = NULL, *rgb = NULL;
     int json = 0;
     char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
@@ -178,6 +182,11 @@ int cmd_frames(int argc, char **argv) {
             else bad |= d > 64, p.threads = (int)d;
             if (bad) {
                 fprintf(stderr, "vs2 frames: %s: value out of range\n", a);
+                free(inputs);
+                return 2;
+            }
+        } else if ((vk = cli_video_opt("vs2 frames", argc, argv, &i, &p)) != 0) {
+            if (vk < 0) {
                 free(inputs);
                 return 2;
             }

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define N_DTYPE_SLOTS 16
@@ -96,7 +97,7 @@ static void text_config(const vs2_config *c) {
     const vs2_vision_config *v = &c->vision;
     printf("model type:     %s (config.json layout: %s)\n", c->model_type, c->layout);
     printf("language model: %d layers, hidden %d, %d heads (%d kv, head_dim %d), intermediate %d,\n"
-           "                vocab %d, max positions %d, rms_norm_eps %g, rope_theta %g,\n"
+           "                vocab %d, max positions %d, rms_norm_eps %g, rope_theta %.17g,\n"
            "                mrope_section [%d, %d, %d], tie_word_embeddings %s, act %s, torch_dtype %s\n",
            c->num_hidden_layers, c->hidden_size, c->num_attention_heads, c->num_key_value_heads,
            c->head_dim, c->intermediate_size, c->vocab_size, c->max_position_embeddings,
@@ -283,8 +284,33 @@ static void json_report(const vs2_model_files *mf, const summary *s, const warni
     printf("}\n");
 }
 
+/* MODEL as vs2 score takes it: a directory, else a repo id found in the Hugging Face cache
+ * (never downloaded: inspect looks at what is here). Prints the error, before any summary. */
+static int resolve_model(const char *model, char **out) {
+    struct stat st;
+    if (stat(model, &st) == 0 && S_ISDIR(st.st_mode)) {
+        *out = strdup(model);
+        return *out != NULL;
+    }
+    if (stat(model, &st) == 0) {
+        fprintf(stderr, "vs2 inspect: %s: not a directory (give the model directory)\n", model);
+        return 0;
+    }
+    vs2_hub_params hp = vs2_hub_default_params();
+    hp.offline = 1;
+    vs2_error err;
+    if (strchr(model, '/') && model[0] != '/' && model[0] != '.' && vs2_hub_resolve(model, &hp, out, &err) == VS2_OK)
+        return 1;
+    fprintf(stderr, "vs2 inspect: %s: no such directory%s\n", model,
+            strchr(model, '/') && model[0] != '/' && model[0] != '.'
+                ? ", and not a repo id in the local Hugging Face cache (vs2 download fetches it)"
+                : "");
+    return 0;
+}
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: vs2 inspect MODEL_DIR [--json]\n\n"
+    fprintf(f, "usage: vs2 inspect MODEL [--json]\n\n"
+               "MODEL is a model directory or a Hugging Face repo id found in the local cache.\n"
                "Check a Hugging Face model directory (config.json, generation_config.json,\n"
                "tokenizer files, safetensors weights) and summarise it: configuration, parameter\n"
                "counts, bytes by dtype, special token ids, generation defaults, and every problem\n"
@@ -312,6 +338,9 @@ int cmd_inspect(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    char *resolved = NULL;
+    if (!resolve_model(dir, &resolved)) return 1;
+    dir = resolved;
     warnings w = {0};
     vs2_model_files_params p = vs2_model_files_default_params();
     p.keep_going = 1;
@@ -322,6 +351,7 @@ int cmd_inspect(int argc, char **argv) {
     vs2_model_files_open(dir, &p, &mf, &err);
     if (!mf) { /* only for bad arguments or out of memory */
         fprintf(stderr, "vs2 inspect: %s\n", err.message);
+        free(resolved);
         return 1;
     }
     summary s;
@@ -332,5 +362,6 @@ int cmd_inspect(int argc, char **argv) {
     vs2_model_files_close(mf);
     for (size_t i = 0; i < w.n; i++) free(w.msg[i]);
     free(w.msg);
+    free(resolved);
     return rc;
 }

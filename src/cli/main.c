@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -35,10 +36,20 @@ static void usage(FILE *f) {
     fprintf(f, "\n`vs2 <command> --help` describes a command's options.\n");
 }
 
+static void ffmpeg_line(int level, const char *message, void *user) {
+    (void)level, (void)user;
+    fprintf(stderr, "ffmpeg: %s\n", message);
+}
+
 int main(int argc, char **argv) {
     /* Past a file-size limit (ulimit -f) the kernel would kill vs2 with SIGXFSZ and no message;
      * ignored, the write fails with EFBIG and the writer names the file ("File too large"). */
     signal(SIGXFSZ, SIG_IGN);
+    /* FFmpeg's lines ("moov atom not found", in colour) would break progress bars and repeat
+     * what vs2's own error says: shown only with --verbose (or VS2_FFMPEG_LOG set). */
+    int verbose = getenv("VS2_FFMPEG_LOG") != NULL;
+    for (int i = 2; i < argc; i++) verbose |= !strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v");
+    vs2_set_ffmpeg_log(verbose ? ffmpeg_line : NULL, NULL);
     if (argc < 2) {
         usage(stderr);
         return 2;

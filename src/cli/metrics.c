@@ -47,14 +47,16 @@ typedef enum { OUT_TABLE, OUT_JSON, OUT_CSV, OUT_MD } out_kind;
 
 static const char *const dim_names[4] = {"visual quality", "text alignment", "physical", "average"};
 
-static void cellv(FILE *f, const vs2_metrics *m, const char *key, int md) {
+/* One cell; returns 1 if it holds no number ("-" or "undefined"). */
+static int cellv(FILE *f, const vs2_metrics *m, const char *key, int md) {
     double v = vs2_metrics_get(m, key);
     int present = 0;
     for (size_t i = 0; i < m->n; i++) present |= !strcmp(m->m[i].key, key);
-    char buf[40] = "-";
-    if (present && isnan(v)) snprintf(buf, sizeof buf, "NaN");
+    char buf[40] = "-"; /* "-": the bench or method does not define this figure */
+    if (present && isnan(v)) snprintf(buf, sizeof buf, "undefined"); /* e.g. a constant input */
     else if (present) snprintf(buf, sizeof buf, "%.3f", v);
     fprintf(f, md ? " %s |" : " %10s", buf);
+    return !present || isnan(v);
 }
 
 static int has_prefix(const vs2_metrics *m, const char *sub) {
@@ -66,18 +68,20 @@ static int has_prefix(const vs2_metrics *m, const char *sub) {
 static void print_table(FILE *f, const vs2_metrics *m, int md, int raw) {
     static const char *const rows[5] = {"v", "t", "p", "avg", "overall"};
     static const char *const cols[4] = {"acc", "acc_relaxed", "plcc", "spcc"};
+    int blanks = 0;
     if (has_prefix(m, "acc") || has_prefix(m, "plcc")) {
         fprintf(f, md ? "| dimension | accuracy | relaxed | PLCC | SRCC |\n|---|---|---|---|---|\n"
                       : "%-16s %10s %10s %10s %10s\n",
                 "dimension", "accuracy", "relaxed", "PLCC", "SRCC");
-        for (int r = 0; r < 5; r++) {
+        int overall = has_prefix(m, "overall_acc") || has_prefix(m, "overall_plcc");
+        for (int r = 0; r < 4 + overall; r++) {
             fprintf(f, md ? "| %s |" : "%-16s", r < 4 ? dim_names[r] : "overall");
             for (int c = 0; c < 4; c++) {
                 char key[48];
                 if (r == 3) snprintf(key, sizeof key, "%s_avg", cols[c]);
                 else if (r == 4 && c == 1) snprintf(key, sizeof key, "-");
                 else snprintf(key, sizeof key, "%s_%s", rows[r], cols[c]);
-                cellv(f, m, key, md);
+                blanks |= cellv(f, m, key, md) && !(r == 4 && c == 1);
             }
             fputc('\n', f);
         }
@@ -93,17 +97,20 @@ static void print_table(FILE *f, const vs2_metrics *m, int md, int raw) {
             if (isnan(vs2_metrics_get(m, key))) continue;
             fprintf(f, md ? "| %s |" : "%-16s", pw[k]);
             snprintf(key, sizeof key, "%s_pairwise_acc_with_ties", pw[k]);
-            cellv(f, m, key, md);
+            blanks |= cellv(f, m, key, md);
             snprintf(key, sizeof key, "%s_pairs_with_ties", pw[k]);
             fprintf(f, md ? " %.0f |" : " %10.0f", vs2_metrics_get(m, key));
             snprintf(key, sizeof key, "%s_pairwise_acc_without_ties", pw[k]);
-            cellv(f, m, key, md);
+            blanks |= cellv(f, m, key, md);
             snprintf(key, sizeof key, "%s_pairs_without_ties", pw[k]);
             fprintf(f, md ? " %.0f |" : " %12.0f", vs2_metrics_get(m, key));
             fputc('\n', f);
         }
     }
     if (raw) fprintf(f, "(--raw: the table shows 3 decimals; --json gives every digit)\n");
+    if (blanks)
+        fprintf(f, "(-: not measured for this bench, method and data; undefined: fewer than 2 scored pairs or "
+                   "a constant input)\n");
 }
 
 static void print_json(FILE *f, const vs2_metrics *m, const char *bench, const char *method,

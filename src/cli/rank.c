@@ -1,6 +1,7 @@
 /* rank.c — `vs2 rank`: Best-of-N. Score every candidate video for one prompt and rank them
  * (docs/batch.md "Best-of-N"); also the group scoring `vs2 batch --groups` uses. */
 #include "scoring_opts.h"
+#include "video_list.h"
 #include "eval/eval_internal.h"
 
 #include <math.h>
@@ -166,20 +167,25 @@ int cli_parse_weights(const char *cmd, const char *s, double w[VS2_NDIMS]) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: vs2 rank (--prompt TEXT | --prompt-file FILE) [options] VIDEO...\n\n"
+            "usage: vs2 rank (--prompt TEXT | --prompt-file FILE) [options] VIDEO|DIR|'GLOB'...\n\n"
             "Best-of-N: score every candidate video for one prompt and print them ranked, best\n"
             "first. The key is the mean of the three hard scores (the reference rule); equal keys\n"
             "keep the first index; candidates without scores rank last.\n\n"
+            "input (checked before the model is loaded)\n"
+            "  VIDEO|DIR|'GLOB'...    candidate video files; a directory stands for its video files\n"
+            "                         (by extension, name order), a quoted pattern for its matches\n"
+            "  -p, --prompt TEXT      the prompt the candidates were generated from (not empty)\n"
+            "  --prompt-file FILE     the prompt from a file ('-' = stdin)\n"
             "ranking\n"
             "  --by hard|robust|soft|soft_expected|weighted   scores to rank by (default hard)\n"
             "  --weights A,B,C        key = A*visual + B*alignment + C*physical instead of the mean\n"
             "                         (--by weighted = hard scores with --weights)\n"
             "output\n"
             "  --json                 one JSON object: ranking and every candidate's full result\n\n"
-            "%s\n"
+            "%s%s\n"
             "Exit status: 0 ranked; 1 error (model); 2 bad usage; 3 a candidate could not be scored\n"
             "or no candidate has scores.\n",
-            cli_scoring_help);
+            cli_scoring_help, cli_video_help);
 }
 
 static char *read_text(const char *path) {
@@ -206,13 +212,13 @@ int cmd_rank(int argc, char **argv) {
     cli_scoring_init(&sc, cmd);
     vs2_rank_params rp = vs2_rank_default_params();
     const char *prompt = NULL, *prompt_file = NULL;
-    int json = 0, by_weighted = 0, have_weights = 0;
+    int json = 0, by_weighted = 0, have_weights = 0, expanded_list = 0;
     char **videos = calloc((size_t)argc + 1, sizeof *videos);
     size_t nv = 0;
     if (!videos) return 1;
     int rc = 2;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = cli_alias(argv[i]);
         int r = cli_scoring_opt(&sc, argc, argv, &i);
         if (r < 0) goto out;
         if (r > 0) continue;
@@ -269,7 +275,12 @@ int cmd_rank(int argc, char **argv) {
         fprintf(stderr, "%s: give at least one candidate VIDEO (see vs2 rank --help)\n", cmd);
         goto out;
     }
-    cli_scoring_finish(&sc);
+    if (!cli_scoring_finish(&sc)) goto out;
+    char **expanded = NULL;
+    size_t ne = 0;
+    if (!cli_expand_videos(cmd, videos, nv, &expanded, &ne)) goto out;
+    free(videos);
+    videos = expanded, nv = ne, expanded_list = 1;
     char *prompt_buf = NULL;
     if (prompt_file) {
         prompt_buf = read_text(prompt_file);
@@ -281,7 +292,9 @@ int cmd_rank(int argc, char **argv) {
         prompt = prompt_buf;
     }
     rc = 1;
-    vs2_engine *eng = cli_scoring_load(&sc);
+    int inputs_ok = cli_check_prompt(cmd, prompt);
+    for (size_t i = 0; inputs_ok && i < nv; i++) inputs_ok = cli_check_video(cmd, videos[i]);
+    vs2_engine *eng = inputs_ok ? cli_scoring_load(&sc) : NULL;
     if (eng) {
         cli_group_result g;
         if (cli_rank_candidates(eng, &sc.sp, &rp, prompt, videos, nv, &g, rank_progress, NULL) != 0) {
@@ -323,6 +336,7 @@ int cmd_rank(int argc, char **argv) {
     }
     free(prompt_buf);
 out:
-    free(videos);
+    if (expanded_list) cli_paths_free(videos, nv);
+    else free(videos);
     return rc;
 }

@@ -12,8 +12,11 @@ static void usage(FILE *f) {
             "One self-contained HTML page (no network resources): per-dimension histograms,\n"
             "confusion matrices and metrics where human scores exist, and a sortable per-video\n"
             "table with prompt, scores, soft scores, rationale and frame thumbnails.\n\n"
-            "  --name LABEL   label of the next RESULTS file (default: the file name)\n"
+            "  --html OUT     the page to write (required)\n"
+            "  --name LABEL   label of the next RESULTS file (default: the file name); it must come\n"
+            "                 before the file it labels\n"
             "  --gt FILE      human scores to join on the video id (a manifest)\n"
+            "  --title TEXT   the page title (default: vs2 report)\n"
             "  --bench/--method  as for `vs2 metrics` (default vs2_bench, vs2_float)\n"
             "  --frames [N]   decode each local video for an N-frame thumbnail strip (default 4)\n");
 }
@@ -57,7 +60,16 @@ int cmd_report(int argc, char **argv) {
             pending_name = NULL;
         }
     }
+    if (pending_name) { /* a label after the last file would silently label nothing */
+        fprintf(stderr, "vs2 report: --name '%s' labels nothing: put it before the RESULTS file it names\n",
+                pending_name);
+        rc = 2;
+        goto done;
+    }
     if (!html || !n) {
+        fprintf(stderr, "vs2 report: %s\n", !n && !html ? "no RESULTS file and no --html OUT.html given"
+                                           : !n          ? "no RESULTS file given"
+                                                         : "no --html OUT.html given (where to write the page)");
         usage(stderr);
         rc = 2;
         goto done;

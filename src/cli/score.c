@@ -13,8 +13,13 @@ static void usage(FILE *f) {
             "usage: vs2 score --video FILE (--prompt TEXT | --prompt-file FILE) [options]\n\n"
             "Score an AI-generated video for visual quality, text-to-video alignment and\n"
             "physical/common-sense consistency (1-5 each) with VideoScore2.\n\n"
+            "input (checked before the model is loaded)\n"
+            "  --video FILE           a video file (anything FFmpeg reads), one image file, or a\n"
+            "                         directory of images (png, jpg, bmp, webp, tif: the frames in name order)\n"
+            "  -p, --prompt TEXT      the text prompt the video was generated from (not empty)\n"
+            "  --prompt-file FILE     the prompt from a file ('-' = stdin; one trailing newline dropped)\n"
             "model\n"
-            "  --model M              model directory or Hugging Face repo id in the local cache\n"
+            "  -m, --model M          model directory or Hugging Face repo id in the local cache\n"
             "                         (default " VS2_DEFAULT_MODEL ")\n"
             "  --revision REV         hub revision (branch, tag or commit; default main)\n"
             "  --offline              never touch the network (as HF_HUB_OFFLINE=1)\n"
@@ -27,22 +32,25 @@ static void usage(FILE *f) {
             "  --template eval|inf    T-EVAL (the paper's harness, default) or T-INF (vs2_inference.py)\n"
             "decoding (default: greedy with generation_config's repetition penalty)\n"
             "  --sample               sample: temperature 0.7, top-k/top-p from generation_config\n"
-            "  --temperature T        (implies --sample)\n"
+            "  --temperature T        T > 0 implies --sample; 0 means greedy\n"
             "  --top-k K  --top-p P   (apply when sampling)\n"
             "  --repetition-penalty R (default: generation_config's)\n"
             "  --seed S               sampling seed (default 0)\n"
-            "  --samples N            N seeded samples (seeds S, S+1, ...; implies --sample) and their means\n"
+            "  --samples N            N seeded samples (seeds S, S+1, ...; implies --sample) and their means:\n"
+            "                         the top-level scores become the means; per-sample scores, rationale,\n"
+            "                         output, ids and timings move into \"samples\" (docs/cli.md)\n"
             "  --max-new-tokens N     (default 1024)\n"
             "video\n"
             "  --fps F                sampling rate (default 2.0)\n"
             "  --min-pixels N --max-pixels N --total-pixels N   per-frame and total budgets\n"
+            "%s"
             "output\n"
             "  --json / --no-json     one JSON object (default when stdout is not a terminal)\n"
             "  --dump-stages DIR      write each stage's output (fp32) and index.json to DIR\n"
             "  --verbose              log loading steps to stderr\n"
             "  --quiet                no progress line (it is shown only when stderr is a terminal)\n"
             "\nExit status: 0 scored (also when the answer has no scores: the result says why),\n"
-            "1 error, 2 bad usage.\n");
+            "1 error, 2 bad usage.\n", cli_video_help);
 }
 
 static int parse_double(const char *opt, const char *s, double *out) {
@@ -71,18 +79,7 @@ static int parse_ll(const char *opt, const char *s, long long lo, long long hi, 
 
 static void log_stderr(int level, const char *message, void *user) {
     int verbose = *(const int *)user;
-    if (level <= 1 || verbose) fprintf(stderr, "vs2 score: %s\n", message);
-}
-
-static void progress_stderr(void *user, const vs2_hub_progress *p) {
-    (void)user;
-    if (!isatty(STDERR_FILENO)) {
-        if (p->finished) fprintf(stderr, "vs2 score: downloaded %s\n", p->file);
-        return;
-    }
-    fprintf(stderr, "\r%d/%d %s %.1f/%.1f GB", p->file_index, p->n_files, p->file, (double)p->done / 1e9,
-            (double)p->total / 1e9);
-    if (p->finished && p->file_index == p->n_files) fputc('\n', stderr);
+    if (cli_log_shown(level, verbose)) fprintf(stderr, "vs2 score: %s\n", message);
 }
 
 /* The live status line on a terminal (stderr): phase, progress, elapsed time and an estimate. */
@@ -246,11 +243,12 @@ int cmd_score(int argc, char **argv) {
     vs2_engine_params ep = vs2_engine_default_params();
     vs2_hub_params hp = vs2_hub_default_params();
     vs2_score_params sp = vs2_score_default_params();
+    sp.video.max_video_tokens = CLI_MAX_VIDEO_TOKENS;
     const char *video = NULL, *prompt = NULL, *prompt_file = NULL;
-    int json = -1, verbose = 0, quiet = 0, sample = 0;
+    int json = -1, verbose = 0, quiet = 0, sample = 0, greedy = 0, vk;
     long long samples = 1;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = cli_alias(argv[i]);
         int has = i + 1 < argc;
         long long ll;
         double d;
@@ -282,12 +280,12 @@ int cmd_score(int argc, char **argv) {
             }
         } else if (!strcmp(a, "--temperature")) {
             if (!parse_double(a, argv[++i], &d)) return 2;
-            if (!(d > 0)) {
-                fprintf(stderr, "vs2 score: --temperature must be > 0 (greedy is the default)\n");
+            if (!(d >= 0)) {
+                fprintf(stderr, "vs2 score: --temperature must be >= 0 (0 = greedy)\n");
                 return 2;
             }
-            sp.temperature = d;
-            sample = 1;
+            if (d == 0) greedy = 1; /* as llama.cpp and transformers users expect */
+            else sp.temperature = d, sample = 1;
         } else if (!strcmp(a, "--top-p")) {
             if (!parse_double(a, argv[++i], &d)) return 2;
             if (!(d > 0 && d <= 1)) {
@@ -338,6 +336,8 @@ int cmd_score(int argc, char **argv) {
             if (!strcmp(a, "--min-pixels")) sp.video.min_pixels = ll;
             else if (!strcmp(a, "--max-pixels")) sp.video.max_pixels = ll;
             else sp.video.total_pixels = ll;
+        } else if ((vk = cli_video_opt("vs2 score", argc, argv, &i, &sp.video)) != 0) {
+            if (vk < 0) return 2;
         } else {
             fprintf(stderr, "vs2 score: unknown option '%s' (see vs2 score --help)\n", a);
             return 2;
@@ -349,6 +349,10 @@ int cmd_score(int argc, char **argv) {
     }
     if (!prompt == !prompt_file) {
         fprintf(stderr, "vs2 score: give the text prompt with exactly one of --prompt TEXT or --prompt-file FILE\n");
+        return 2;
+    }
+    if (greedy && (samples > 1 || sample)) {
+        fprintf(stderr, "vs2 score: --temperature 0 is greedy decoding; it cannot go with --sample/--samples\n");
         return 2;
     }
     /* Greedy samples would all be the same answer: several samples mean sampling. */
@@ -363,10 +367,17 @@ int cmd_score(int argc, char **argv) {
         if (!prompt_buf) return 1;
         prompt = prompt_buf;
     }
+    if (!cli_check_video("vs2 score", video) || !cli_check_prompt("vs2 score", prompt)) {
+        free(prompt_buf);
+        return 1;
+    }
 
-    hp.log = log_stderr;
-    hp.log_user = &verbose;
-    hp.progress = progress_stderr;
+    cli_hub_view hv; /* a download says what, where, how much, with rate and ETA (as vs2 download) */
+    cli_hub_view_init(&hv, "vs2 score");
+    hp.log = cli_hub_log;
+    hp.log_user = &hv;
+    hp.progress = cli_hub_progress;
+    hp.progress_user = &hv;
     ep.hub = &hp;
     ep.log = log_stderr;
     ep.log_user = &verbose;

@@ -8,14 +8,25 @@
 
 const char cli_scoring_help[] =
     "model (as vs2 score)\n"
-    "  --model M              model directory or Hugging Face repo id (default " VS2_DEFAULT_MODEL ")\n"
-    "  --revision REV  --offline  --threads N  --verbose\n"
+    "  -m, --model M          model directory or Hugging Face repo id (default " VS2_DEFAULT_MODEL ")\n"
+    "  --revision REV         hub revision (default main)\n"
+    "  --offline              never touch the network (as HF_HUB_OFFLINE=1)\n"
+    "  --threads N            compute threads (default: one per core)\n"
+    "  -v, --verbose          log loading steps and FFmpeg's messages to stderr\n"
     "  --backend B            CPU kernels: auto (default), q8 (int8), ref (exact fp32 path)\n"
     "  --weight-cache DIR|off where int8 weights are kept for the next load (default ~/.cache/vs2)\n"
     "scoring (as vs2 score; default: T-EVAL, greedy, 1024 new tokens, 2 fps)\n"
-    "  --template eval|inf  --sample  --temperature T  --top-k K  --top-p P\n"
-    "  --repetition-penalty R  --seed S  --samples N  --max-new-tokens N\n"
-    "  --fps F  --min-pixels N  --max-pixels N  --total-pixels N\n";
+    "  --template eval|inf    T-EVAL (the paper's harness) or T-INF (vs2_inference.py)\n"
+    "  --sample               sample: temperature 0.7, top-k/top-p from generation_config\n"
+    "  --temperature T        T > 0 implies --sample; 0 means greedy\n"
+    "  --top-k K  --top-p P   sampling filters (default: generation_config's)\n"
+    "  --repetition-penalty R (default: generation_config's)\n"
+    "  --seed S               sampling seed (default 0)\n"
+    "  --samples N            N seeded samples and their means (implies --sample)\n"
+    "  --max-new-tokens N     (default 1024)\n"
+    "video\n"
+    "  --fps F                sampling rate (default 2.0)\n"
+    "  --min-pixels N  --max-pixels N  --total-pixels N   per-frame and total pixel budgets\n";
 
 int cli_parse_ll(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out) {
     char *end;
@@ -47,6 +58,7 @@ void cli_scoring_init(cli_scoring *s, const char *cmd) {
     s->ep = vs2_engine_default_params();
     s->hp = vs2_hub_default_params();
     s->sp = vs2_score_default_params();
+    s->sp.video.max_video_tokens = CLI_MAX_VIDEO_TOKENS;
     s->samples = 1;
 }
 
@@ -60,7 +72,9 @@ static int positive(cli_scoring *s, const char *opt, const char *v, double *out)
 }
 
 int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
+    const char *a = cli_alias(argv[*i]);
+    int vk = cli_video_opt(s->cmd, argc, argv, i, &s->sp.video);
+    if (vk) return vk;
     if (!strcmp(a, "--sample")) return s->sample = 1;
     if (!strcmp(a, "--offline")) return s->hp.offline = 1;
     if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) return s->verbose = 1;
@@ -90,9 +104,13 @@ int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i) {
             return -1;
         }
     } else if (!strcmp(a, "--temperature")) {
-        if (!positive(s, a, v, &d)) return -1;
-        s->sp.temperature = d;
-        s->sample = 1;
+        if (!cli_parse_double(s->cmd, a, v, &d)) return -1;
+        if (!(d >= 0)) {
+            fprintf(stderr, "%s: --temperature must be >= 0 (0 = greedy)\n", s->cmd);
+            return -1;
+        }
+        if (d == 0) s->greedy = 1; /* as llama.cpp and transformers users expect */
+        else s->sp.temperature = d, s->sample = 1;
     } else if (!strcmp(a, "--top-p")) {
         if (!cli_parse_double(s->cmd, a, v, &d)) return -1;
         if (!(d > 0 && d <= 1)) {
@@ -135,33 +153,28 @@ int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i) {
     return 1;
 }
 
-void cli_scoring_finish(cli_scoring *s) {
+int cli_scoring_finish(cli_scoring *s) {
+    if (s->greedy && (s->sample || s->samples > 1)) {
+        fprintf(stderr, "%s: --temperature 0 is greedy decoding; it cannot go with --sample/--samples\n", s->cmd);
+        return 0;
+    }
     if (s->samples > 1) s->sample = 1; /* greedy samples would all be one answer */
     s->sp.samples = (int)s->samples;
     s->sp.decoding = s->sample ? VS2_DECODE_SAMPLE : VS2_DECODE_GREEDY;
+    return 1;
 }
 
 static void log_stderr(int level, const char *message, void *user) {
     const cli_scoring *s = user;
-    if (level <= 1 || s->verbose) fprintf(stderr, "%s: %s\n", s->cmd, message);
-}
-
-static void progress_stderr(void *user, const vs2_hub_progress *p) {
-    const cli_scoring *s = user;
-    if (!isatty(STDERR_FILENO)) {
-        if (p->finished) fprintf(stderr, "%s: downloaded %s\n", s->cmd, p->file);
-        return;
-    }
-    fprintf(stderr, "\r%d/%d %s %.1f/%.1f GB", p->file_index, p->n_files, p->file, (double)p->done / 1e9,
-            (double)p->total / 1e9);
-    if (p->finished && p->file_index == p->n_files) fputc('\n', stderr);
+    if (cli_log_shown(level, s->verbose)) fprintf(stderr, "%s: %s\n", s->cmd, message);
 }
 
 vs2_engine *cli_scoring_load(cli_scoring *s) {
-    s->hp.log = log_stderr;
-    s->hp.log_user = s;
-    s->hp.progress = progress_stderr;
-    s->hp.progress_user = s;
+    cli_hub_view_init(&s->hub_view, s->cmd); /* a download is announced with rate and ETA */
+    s->hp.log = cli_hub_log;
+    s->hp.log_user = &s->hub_view;
+    s->hp.progress = cli_hub_progress;
+    s->hp.progress_user = &s->hub_view;
     s->ep.hub = &s->hp;
     s->ep.log = log_stderr;
     s->ep.log_user = s;

@@ -10,7 +10,8 @@ typedef struct cli_scoring {
     vs2_engine_params ep;
     vs2_hub_params hp;
     vs2_score_params sp;
-    int sample, verbose;
+    int sample, verbose, greedy; /* greedy: --temperature 0 */
+    cli_hub_view hub_view;
     long long samples;
 } cli_scoring;
 
@@ -18,8 +19,8 @@ void cli_scoring_init(cli_scoring *s, const char *cmd);
 /* argv[*i] is an option: 1 = consumed (with its value; *i advanced), 0 = not a scoring option,
  * -1 = bad value (message printed). */
 int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i);
-/* Resolve the decoding mode after all options. */
-void cli_scoring_finish(cli_scoring *s);
+/* Resolve the decoding mode after all options; 0 (message printed) on a contradiction. */
+int cli_scoring_finish(cli_scoring *s);
 /* Load the engine; prints the error and returns NULL on failure. */
 vs2_engine *cli_scoring_load(cli_scoring *s);
 /* The options' help text. */

@@ -12,13 +12,14 @@ typedef struct opts {
     const char *tokenizer;
     int jsonl, decode, json_out, skip_special, chat, template_inf;
     size_t n_video;
+    const char *text; /* TEXT argument: used instead of stdin */
 } opts;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: vs2 tokenize --tokenizer PATH [options] < input\n\n"
+            "usage: vs2 tokenize --tokenizer PATH [options] [TEXT | < input]\n\n"
             "PATH is a model directory (tokenizer.json, optional tokenizer_config.json) or a tokenizer.json.\n"
-            "Needs no weights. Reads stdin, writes stdout.\n\n"
+            "Needs no weights. Reads TEXT (one argument, taken as it is) or else stdin, writes stdout.\n\n"
             "  (default)          UTF-8 text -> ids as one JSON array on one line (no BOS/EOS added;\n"
             "                     special tokens in the text are matched; invalid UTF-8 becomes U+FFFD)\n"
             "  --jsonl            one JSON string per line -> one JSON array of ids per line\n"
@@ -63,6 +64,11 @@ static int parse_args(int argc, char **argv, opts *o) {
             i++;
         } else if (!strcmp(a, "--template") && has && (!strcmp(argv[i + 1], "inf") || !strcmp(argv[i + 1], "eval"))) {
             o->template_inf = !strcmp(argv[++i], "inf");
+        } else if ((a[0] != '-' || !a[1]) && !o->text) {
+            o->text = a; /* the text to tokenize (or the ids / the prompt, as stdin would hold) */
+        } else if (a[0] != '-' || !a[1]) {
+            fprintf(stderr, "vs2 tokenize: one TEXT argument at a time ('%s'); quote the text\n", a);
+            return 2;
         } else {
             fprintf(stderr, "vs2 tokenize: bad or incomplete option '%s'\n\n", a);
             usage(stderr);
@@ -210,7 +216,8 @@ int cmd_tokenize(int argc, char **argv) {
         return 1;
     }
     size_t len = 0;
-    char *in = cli_read_all(stdin, &len);
+    char *in = o.text ? strdup(o.text) : cli_read_all(stdin, &len);
+    if (o.text && in) len = strlen(in);
     if (!in) {
         fprintf(stderr, "vs2 tokenize: cannot read stdin\n");
         vs2_tokenizer_free(tok);

@@ -1,7 +1,11 @@
 /* util.c — small helpers shared by the subcommands. */
 #include "cli.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 void cli_json_string(FILE *f, const char *s, size_t len) {
     fputc('"', f);
@@ -49,3 +53,78 @@ char *cli_read_all(FILE *f, size_t *len) {
     if (len) *len = n;
     return buf;
 }
+
+const char *cli_alias(const char *arg) {
+    if (!strcmp(arg, "-m")) return "--model";
+    if (!strcmp(arg, "-p")) return "--prompt";
+    if (!strcmp(arg, "-o")) return "--out";
+    return arg;
+}
+
+int cli_log_shown(int level, int verbose) {
+    /* level 0 (error) comes back as the call's own error message: printing it here too would
+     * show every error twice */
+    return level == 1 || (level >= 2 && verbose);
+}
+
+int cli_check_video(const char *cmd, const char *path) {
+    struct stat st;
+    if (!strcmp(path, "")) {
+        fprintf(stderr, "%s: the video path is empty\n", cmd);
+        return 0;
+    }
+    if (strstr(path, "://")) return 1; /* a URL: the decoder says what is wrong with it */
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", cmd, path, strerror(errno));
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) return 1; /* a directory of images: read when scored */
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: %s: cannot open: %s\n", cmd, path, strerror(errno));
+        return 0;
+    }
+    int c = fgetc(f);
+    fclose(f);
+    if (c == EOF) {
+        fprintf(stderr, "%s: %s: the file is empty\n", cmd, path);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_check_prompt(const char *cmd, const char *prompt) {
+    for (const char *p = prompt; p && *p; p++)
+        if (!isspace((unsigned char)*p)) return 1;
+    fprintf(stderr, "%s: the text prompt is empty: the model scores a video against the prompt it was "
+                    "generated from\n", cmd);
+    return 0;
+}
+
+int cli_video_opt(const char *cmd, int argc, char **argv, int *i, vs2_video_params *vp) {
+    const char *a = argv[*i];
+    if (strcmp(a, "--nframes") && strcmp(a, "--max-frames") && strcmp(a, "--max-video-tokens")) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s: %s needs a value\n", cmd, a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    char *end;
+    errno = 0;
+    long long ll = strtoll(v, &end, 10);
+    long long lo = strcmp(a, "--max-video-tokens") ? 2 : 0, hi = strcmp(a, "--max-video-tokens") ? 100000 : (1LL << 40);
+    if (errno || end == v || *end || ll < lo || ll > hi) {
+        fprintf(stderr, "%s: %s: expected an integer in [%lld, %lld], got '%s'\n", cmd, a, lo, hi, v);
+        return -1;
+    }
+    if (!strcmp(a, "--nframes")) vp->nframes = (int)ll;
+    else if (!strcmp(a, "--max-frames")) vp->max_frames = (int)ll;
+    else vp->max_video_tokens = ll;
+    return 1;
+}
+
+const char cli_video_help[] =
+    "  --nframes N            exactly N frames (rounded to even), instead of --fps\n"
+    "  --max-frames N         at most N frames (default min(768, all frames))\n"
+    "  --max-video-tokens N   refuse a video that plans more tokens (default 16384; 0 = no limit);\n"
+    "                         60 s of 480p at 2 fps plans about 30,600\n";

@@ -1,5 +1,5 @@
 /* manifest.c — the videos to score (and their human scores / preference pairs): vs2's JSONL
- * and CSV manifests and the native files of the paper's five benchmarks (videoscore2.md §3).
+ * and CSV manifests and the native files of the paper's five benchmarks (docs/videoscore2-reference.md §3).
  * Which reference-loader quirks are reproduced is documented in docs/metrics.md. */
 #include "eval_internal.h"
 

@@ -1,5 +1,5 @@
 /* metrics.c — point-score and pairwise metrics exactly as the release scripts define them
- * (eval/get_acc_corr.py and eval/get_pairwise_acc.py @4d96b60b; videoscore2.md §4), with
+ * (eval/get_acc_corr.py and eval/get_pairwise_acc.py @4d96b60b; docs/videoscore2-reference.md §4), with
  * their evident intent where they misbehave. Every choice is listed in docs/metrics.md. */
 #include "eval_internal.h"
 
@@ -84,6 +84,7 @@ typedef struct scores {
     double *m[3];     /* model v/t/p after the load rules; NAN = None */
     double *g[3];     /* human v/t/p; NAN = None */
     double *go;       /* overall GT: total_score / quality_score or 0 */
+    int overall_from_file; /* go holds human overall scores (else the scripts' zeros) */
     const char **id;
     double *block;
 } scores;
@@ -180,6 +181,7 @@ static vs2_status load_scores(const vs2_results *r, const char *bench, const cha
     pcre2_match_data_free(md);
     pcre2_code_free(re);
     s->n = k;
+    s->overall_from_file = overall_from_file;
     *n_items = n;
     *n_dropped = dropped;
     return VS2_OK;
@@ -259,6 +261,15 @@ static double accuracy(const double *pred, const double *gt, size_t n, int relax
     return (double)correct / (double)n * 100.0;
 }
 
+/* A dimension's accuracy measures something only if some prediction and some human score
+ * exist; otherwise the scripts' figure is their 0.0 placeholder (all None -> 0.0, or every
+ * None GT counted as -1), and vs2 leaves the key out. */
+static int measured(const double *pred, const double *gt, size_t n) {
+    int p = 0, g = 0;
+    for (size_t i = 0; i < n; i++) p |= !isnan(pred[i]), g |= !isnan(gt[i]);
+    return p && g;
+}
+
 /* ---- output ------------------------------------------------------------------------------ */
 
 static void put(vs2_metrics *o, const char *key, double v, int digits) {
@@ -273,6 +284,11 @@ double vs2_metrics_get(const vs2_metrics *m, const char *key) {
         if (!strcmp(m->m[i].key, key)) return m->m[i].value;
     return NAN;
 }
+
+/* Benchmarks with an overall human score (total_score, quality_score). Elsewhere the scripts'
+ * overall_acc is 0.0 only because overall_model is all None, and overall_plcc/spcc are None:
+ * placeholders, not measurements, so vs2 leaves those keys out. */
+static int has_overall_gt(const char *bench) { return is(bench, "mj_bench_video") || is(bench, "t2vqa_db"); }
 
 /* Dimensions a (bench, method) provides; the *_avg keys average over these. */
 static void dims_provided(const char *bench, const char *method, int use[3]) {
@@ -310,16 +326,16 @@ static vs2_status point_acc(const scores *s, const char *bench, const char *meth
         for (int d = 0; d < 3; d++) {
             a[d] = vs2_round_py(accuracy(m[d], s->g[d], n, 0), digits);
             snprintf(key, sizeof key, "%c_acc", dim_letter[d]);
-            put(o, key, a[d], digits);
+            if (measured(m[d], s->g[d], n)) put(o, key, a[d], digits);
         }
         put_avg(o, "acc_avg", a, use, digits);
         for (int d = 0; d < 3; d++) {
             ar[d] = vs2_round_py(accuracy(m[d], s->g[d], n, 1), digits);
             snprintf(key, sizeof key, "%c_acc_relaxed", dim_letter[d]);
-            put(o, key, ar[d], digits);
+            if (measured(m[d], s->g[d], n)) put(o, key, ar[d], digits);
         }
         put_avg(o, "acc_relaxed_avg", ar, use, digits);
-        put(o, "overall_acc", accuracy(om, s->go, n, 0), digits);
+        if (has_overall_gt(bench)) put(o, "overall_acc", accuracy(om, s->go, n, 0), digits);
     }
     free(buf);
     return VS2_OK;
@@ -352,7 +368,7 @@ static vs2_status point_corr(const scores *s, const char *bench, const char *met
         if (is(bench, "video_phy_test") || is(bench, "video_phy2_test")) m[0][i] = g[0][i] = NAN;
         if (is(bench, "tvge")) m[2][i] = g[2][i] = NAN;
     }
-    int has_overall = is(bench, "mj_bench_video") || is(bench, "t2vqa_db");
+    int has_overall = has_overall_gt(bench);
     for (size_t i = 0; i < n && has_overall; i++) {
         if (is(method, "video_phy2_auto_eval")) om[i] = m[1][i] + m[2][i];
         else if (is(method, "lift") || is(method, "video_reward")) om[i] = m[0][i] + m[1][i];
@@ -372,7 +388,7 @@ static vs2_status point_corr(const scores *s, const char *bench, const char *met
         snprintf(key, sizeof key, "%s_avg", kind[sp]);
         put_avg(o, key, r, use, digits);
         snprintf(key, sizeof key, "overall_%s", kind[sp]);
-        put(o, key, has_overall ? corr(om, s->go, n, sp, tmp) * 100 : NAN, digits);
+        if (has_overall) put(o, key, corr(om, s->go, n, sp, tmp) * 100, digits);
     }
     free(buf);
     return VS2_OK;
@@ -443,6 +459,7 @@ static vs2_status pairwise(const scores *s, const vs2_manifest *pm, const char *
     int t2v = is(bench, "t2vqa_db");
     double theta = tie_theta(method);
     static const char *const pass_name[3] = {"vq", "ta", "overall"};
+    size_t most = 0; /* pairs of the largest pass with ties: 0 means no pair could be judged */
     for (int ties = 1; ties >= 0; ties--) {
         for (int k = t2v ? 2 : 0; k < 3; k++) {
             size_t correct = 0, total = 0;
@@ -461,6 +478,7 @@ static vs2_status pairwise(const scores *s, const vs2_manifest *pm, const char *
                 total++;
                 correct += judge(theta, a, b, ties) == pr->pref[k];
             }
+            if (total > most) most = total;
             const char *suffix = ties ? "with_ties" : "without_ties";
             char key[48];
             snprintf(key, sizeof key, "%s_pairwise_acc_%s", pass_name[k], suffix);
@@ -470,6 +488,11 @@ static vs2_status pairwise(const scores *s, const vs2_manifest *pm, const char *
         }
     }
     free(order);
+    if (most == 0)
+        return vs2__fail(err, VS2_ERR_UNSUPPORTED,
+                         "metrics: none of the %zu preference pairs has both videos among the %zu scored items "
+                         "(the others have an error or a missing score, or their ids are not in the pairs file)",
+                         pm->n_pairs, s->n);
     return VS2_OK;
 }
 
@@ -493,6 +516,63 @@ static int preference_bench(const char *b) {
     return is(b, "videogen_reward_bench") || is(b, "genai_bench") || is(b, "vision_reward_db_video");
 }
 
+/* The names the release scripts know. Anything else used to fall through their if-chains and
+ * print figures computed on unconverted scores; vs2 refuses it instead. */
+static const char *const known_benches[] = {"vs2_bench", "videogen_reward_bench", "t2vqa_db", "mj_bench_video",
+                                            "video_phy2_test", "aigve_bench", "tvge", "genai_bench",
+                                            "vision_reward_db_video", "video_phy_test", NULL};
+static const char *const known_methods[] = {"vs2_float", "vs2_float_normed", "vs2_float_weighted", "vs2",
+                                            "vs2_int", "vs2_robust", "vs1", "video_reward", "vision_reward",
+                                            "unified_reward", "image_reward", "q_insight", "q_align", "deqa",
+                                            "dover", "aigve_macs", "video_phy2_auto_eval", "lift", NULL};
+
+static vs2_status check_name(const char *what, const char *name, const char *const *known, vs2_error *err) {
+    for (size_t i = 0; known[i]; i++)
+        if (!strcmp(name, known[i])) return VS2_OK;
+    char list[512] = "";
+    for (size_t i = 0, len = 0; known[i] && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", known[i]);
+    return vs2__fail(err, VS2_ERR_INVALID_ARG, "metrics: unknown %s '%s' (known: %s)", what, name, list);
+}
+
+/* Integer methods compare scores with the human integers as they are: a soft score such as
+ * 3.613 would never match and every accuracy would be a silent 0. */
+static vs2_status check_integer_scores(const scores *s, const char *method, vs2_error *err) {
+    if (!is(method, "vs2") && !is(method, "vs2_int") && !is(method, "vs2_robust")) return VS2_OK;
+    for (size_t i = 0; i < s->n; i++)
+        for (int d = 0; d < 3; d++)
+            if (s->m[d][i] != floor(s->m[d][i]))
+                return vs2__fail(err, VS2_ERR_INVALID_ARG,
+                                 "metrics: method '%s' needs integer scores, but item '%s' has %c = %g "
+                                 "(soft scores? use method vs2_float)",
+                                 method, s->id[i] ? s->id[i] : "?", dim_letter[d], s->m[d][i]);
+    return VS2_OK;
+}
+
+static int any_human(const scores *s) {
+    for (size_t i = 0; i < s->n; i++)
+        if (!isnan(s->g[0][i]) || !isnan(s->g[1][i]) || !isnan(s->g[2][i]) || s->overall_from_file) return 1;
+    return 0;
+}
+
+/* What a (bench, results, pairs) combination lacks for any figure to mean something: no scored
+ * item, no human score for a point benchmark, no pairs for a preference benchmark. */
+static vs2_status check_data(const vs2_results *r, const scores *s, const vs2_metrics *o, const char *bench,
+                             const vs2_manifest *pairs, vs2_error *err) {
+    if (s->n == 0)
+        return vs2__fail(err, VS2_ERR_UNSUPPORTED,
+                         "metrics: no scored items (%zu read, %zu error lines, %zu dropped for a missing score)",
+                         o->n_items, r->n_errors, o->n_dropped);
+    int has_pairs = pairs && pairs->n_pairs;
+    if (preference_bench(bench) && !has_pairs)
+        return vs2__fail(err, VS2_ERR_UNSUPPORTED,
+                         "metrics: bench %s is pairwise and no preference pairs were given (--gt FILE)", bench);
+    if (!preference_bench(bench) && !any_human(s) && !(is(bench, "t2vqa_db") && has_pairs))
+        return vs2__fail(err, VS2_ERR_UNSUPPORTED,
+                         "metrics: no human scores for bench %s in the results (join them with --gt FILE)", bench);
+    return VS2_OK;
+}
+
 vs2_status vs2_metrics_compute(const vs2_results *r, const vs2_metrics_params *params,
                                vs2_metrics *out, vs2_error *err) {
     if (!r || !out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_metrics_compute: NULL argument");
@@ -500,9 +580,18 @@ vs2_status vs2_metrics_compute(const vs2_results *r, const vs2_metrics_params *p
     vs2_metrics_params p = params ? *params : vs2_metrics_default_params();
     const char *bench = canonical_bench(p.bench);
     const char *method = p.method ? p.method : "vs2_float";
-    scores s;
-    vs2_status st = load_scores(r, bench, method, 1, &s, &out->n_items, &out->n_dropped, err);
+    vs2_status st = check_name("bench", bench, known_benches, err);
+    if (!st) st = check_name("method", method, known_methods, err);
     if (st) return st;
+    scores s;
+    st = load_scores(r, bench, method, 1, &s, &out->n_items, &out->n_dropped, err);
+    if (st) return st;
+    st = check_integer_scores(&s, method, err);
+    if (!st) st = check_data(r, &s, out, bench, p.pairs, err);
+    if (st) {
+        scores_free(&s);
+        return st;
+    }
     if (!preference_bench(bench)) {
         if (!is(bench, "t2vqa_db") && !is(bench, "tvge"))
             st = point_acc(&s, bench, method, p.round_digits, out, err);

@@ -129,7 +129,9 @@ static void head(ev_buf *b, const char *title) {
         "#videos th{cursor:pointer;user-select:none;position:sticky;top:0}#videos th:after{content:' \\2195';color:#9fb3c8}\n"
         "#videos td{vertical-align:top}#videos td.prompt{max-width:340px;text-align:left}\n"
         "#videos details{max-width:460px;text-align:left}#videos pre{white-space:pre-wrap;font:12px/1.4 ui-monospace,monospace;max-height:320px;overflow:auto;background:#f8f9fb;padding:6px}\n"
-        ".thumbs img{height:48px;margin-right:2px;border-radius:3px}.err{color:#c62828}.muted{color:#829ab1}\n"
+        ".thumbs{white-space:nowrap}.thumbs img{height:48px;width:auto;max-width:none;object-fit:contain;margin-right:2px;border-radius:3px}\n"
+        ".err{color:#c62828}.muted{color:#829ab1}.nodata{color:#8d2b0b;background:#fff3e0;padding:6px 10px;border-radius:4px}\n"
+        "#filter{font:inherit;padding:4px 8px;width:320px;margin-bottom:8px}td.set{max-width:14em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\n"
         ".legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;border-radius:2px}\n"
         "</style></head><body>\n");
 }
@@ -207,7 +209,8 @@ static void metrics_table(ev_buf *b, const vs2_metrics *m) {
         }
         ev_buf_puts(b, "</tr>");
     }
-    ev_buf_printf(b, "</table><p class=\"muted\">%zu items, %zu dropped (a None score). Accuracy on "
+    ev_buf_printf(b, "</table><p class=\"muted\">%zu items, %zu dropped (a None score); –: not measured "
+                     "for this bench and data. Accuracy on "
                      "rounded scores, PLCC/SRCC on the raw scores (release-script rules; docs/metrics.md).</p>\n",
                   m->n_items, m->n_dropped);
 }
@@ -219,25 +222,52 @@ static int has_human(const vs2_results *r) {
     return 0;
 }
 
+static size_t n_scored(const vs2_results *r) {
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++) k += r->items[i].error == NULL;
+    return k;
+}
+
+/* What the V/T/P and soft columns of the video table hold for this set. */
+static const char *vtp_meaning(const vs2_results *r) {
+    return r->is_vs2 ? "V/T/P: the hard scores (reference parse); soft V/T/P: the soft scores of the method"
+                     : "V/T/P: the *_score_model values stored in the file (soft scores in the VideoScore2 "
+                       "release files); soft V/T/P: none";
+}
+
 static void set_section(ev_buf *b, const vs2_results *r, const char *name, size_t idx,
                         const vs2_report_params *p, const char *method) {
     int hh = has_human(r);
+    size_t scored = n_scored(r);
     ev_buf_printf(b, "<section class=\"set\" id=\"set%zu\"><h2>", idx);
     ev_buf_html(b, name);
-    ev_buf_printf(b, "</h2><p class=\"muted\">%s, %zu items%s; method <b>", r->is_vs2 ? "vs2 JSONL" : "reference JSON list",
-                  r->n, r->n_errors ? " (some with errors)" : "");
+    ev_buf_printf(b, "</h2><p class=\"muted\">%s, %zu items, %zu scored, %zu errors; method <b>",
+                  r->is_vs2 ? "vs2 JSONL" : "reference JSON list", r->n, scored, r->n - scored);
     ev_buf_html(b, method);
-    ev_buf_puts(b, "</b></p>\n");
+    ev_buf_puts(b, "</b>. ");
+    ev_buf_html(b, vtp_meaning(r));
+    ev_buf_puts(b, ".</p>\n");
+    if (!scored) {
+        ev_buf_puts(b, "<p class=\"nodata\">No scored items: nothing to chart or measure.</p></section>\n");
+        return;
+    }
     if (hh) {
         vs2_metrics_params mp = vs2_metrics_default_params();
         mp.bench = p->bench ? p->bench : "vs2_bench";
         mp.method = method;
         vs2_metrics m;
-        if (vs2_metrics_compute(r, &mp, &m, NULL) == VS2_OK) {
-            ev_buf_puts(b, "<h3>Metrics against the human scores</h3>");
-            metrics_table(b, &m);
+        vs2_error err;
+        ev_buf_puts(b, "<h3>Metrics against the human scores</h3>");
+        if (vs2_metrics_compute(r, &mp, &m, &err) == VS2_OK) metrics_table(b, &m);
+        else {
+            const char *msg = strncmp(err.message, "metrics: ", 9) ? err.message : err.message + 9;
+            ev_buf_puts(b, "<p class=\"nodata\">No metrics: ");
+            ev_buf_html(b, msg);
+            ev_buf_puts(b, ".</p>");
         }
-    }
+    } else
+        ev_buf_puts(b, "<p class=\"nodata\">No human scores in this set: no metrics or confusion matrices "
+                       "(join them with <code>--gt FILE</code>).</p>");
     int hist[3][6] = {{0}}, hum[3][6] = {{0}}, cm[3][6][6];
     memset(cm, 0, sizeof cm);
     for (size_t i = 0; i < r->n; i++) {
@@ -260,6 +290,45 @@ static void set_section(ev_buf *b, const vs2_results *r, const char *name, size_
         ev_buf_puts(b, "</div>\n");
     }
     ev_buf_puts(b, "</section>\n");
+}
+
+/* One row per set: counts, mean model scores, and the averaged metrics where they exist. */
+static void summary_table(ev_buf *b, vs2_results *const *rs, const char *const *names, size_t n,
+                          const vs2_report_params *p, const char *method) {
+    ev_buf_puts(b, "<section class=\"set\"><h2>Summary</h2><table class=\"summary\"><tr><th class=\"l\">set</th>"
+                   "<th>items</th><th>scored</th><th>errors</th><th>mean V</th><th>mean T</th><th>mean P</th>"
+                   "<th>accuracy (avg)</th><th>PLCC (avg)</th><th>SRCC (avg)</th></tr>\n");
+    for (size_t i = 0; i < n; i++) {
+        const vs2_results *r = rs[i];
+        size_t scored = n_scored(r);
+        ev_buf_printf(b, "<tr><td class=\"l\"><a href=\"#set%zu\">", i);
+        ev_buf_html(b, names[i]);
+        ev_buf_printf(b, "</a></td><td>%zu</td><td>%zu</td><td>%zu</td>", r->n, scored, r->n - scored);
+        for (int d = 0; d < 3; d++) {
+            double s = 0;
+            size_t k = 0;
+            for (size_t j = 0; j < r->n; j++) {
+                double x = r->items[j].error ? NAN : vs2_result_model_score(&r->items[j], r->is_vs2, method, d);
+                if (!isnan(x)) s += x, k++;
+            }
+            if (k) ev_buf_printf(b, "<td>%.3f</td>", s / (double)k);
+            else ev_buf_puts(b, "<td class=\"muted\">no scored items</td>");
+        }
+        vs2_metrics m;
+        vs2_metrics_params mp = vs2_metrics_default_params();
+        mp.bench = p->bench ? p->bench : "vs2_bench";
+        mp.method = method;
+        int ok = scored && has_human(r) && vs2_metrics_compute(r, &mp, &m, NULL) == VS2_OK;
+        static const char *const keys[3] = {"acc_avg", "plcc_avg", "spcc_avg"};
+        for (int c = 0; c < 3; c++) {
+            double v = ok ? vs2_metrics_get(&m, keys[c]) : NAN;
+            if (!isnan(v)) ev_buf_printf(b, "<td>%.3f</td>", v);
+            else ev_buf_puts(b, "<td class=\"muted\">–</td>");
+        }
+        ev_buf_puts(b, "</tr>\n");
+    }
+    ev_buf_puts(b, "</table><p class=\"muted\">Means over the scored items of the method's scores; metrics where "
+                   "human scores exist (–: none).</p></section>\n");
 }
 
 static void num_cell(ev_buf *b, double v, int digits) {
@@ -285,12 +354,46 @@ static void rationale_text(ev_buf *b, const vs2_result_item *it) {
     } else ev_buf_html(b, it->output);
 }
 
+/* The set's label in the video table: long file names are cut (the full name is the tooltip). */
+static void short_label(ev_buf *b, const char *name) {
+    size_t n = strlen(name), cut = 24;
+    ev_buf_puts(b, "<td class=\"l set\" title=\"");
+    ev_buf_html(b, name);
+    ev_buf_puts(b, "\">");
+    if (n <= cut + 1) {
+        ev_buf_html(b, name);
+    } else {
+        while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80) cut--; /* whole UTF-8 sequences */
+        char *t = malloc(cut + 1);
+        if (t) {
+            memcpy(t, name, cut);
+            t[cut] = '\0';
+            ev_buf_html(b, t);
+            ev_buf_puts(b, "\xE2\x80\xA6");
+            free(t);
+        }
+    }
+    ev_buf_puts(b, "</td>");
+}
+
+/* Sum over the dimensions of |model - human| on the 1..5 integers the charts use; NAN when no
+ * dimension has both. */
+static double disagreement(const vs2_results *r, const vs2_result_item *it, const char *method) {
+    double s = 0;
+    int k = 0;
+    for (int d = 0; d < 3 && !it->error; d++) {
+        int m = shown_int(r, it, method, d), h = human_int(it, d);
+        if (m && h) s += abs(m - h), k++;
+    }
+    return k ? s : NAN;
+}
+
 static void video_rows(ev_buf *b, const vs2_results *r, const char *name, const char *method) {
     for (size_t i = 0; i < r->n; i++) {
         const vs2_result_item *it = &r->items[i];
-        ev_buf_puts(b, "<tr><td class=\"l\">");
-        ev_buf_html(b, name);
-        ev_buf_puts(b, "</td><td class=\"l\">");
+        ev_buf_puts(b, "<tr>");
+        short_label(b, name);
+        ev_buf_puts(b, "<td class=\"l\">");
         ev_buf_html(b, it->id ? it->id : "?");
         ev_buf_puts(b, "</td><td class=\"prompt\">");
         ev_buf_html(b, it->prompt);
@@ -307,6 +410,7 @@ static void video_rows(ev_buf *b, const vs2_results *r, const char *name, const 
         }
         for (int d = 0; d < 3; d++) num_cell(b, r->is_vs2 ? vs2_result_model_score(it, 1, method, d) : NAN, 3);
         for (int d = 0; d < 3; d++) num_cell(b, it->human[d], 0);
+        num_cell(b, disagreement(r, it, method), 0);
         ev_buf_puts(b, "<td class=\"l\">");
         if (it->error) {
             ev_buf_puts(b, "<span class=\"err\">");
@@ -332,6 +436,9 @@ static const char script[] =
     " var b=t.tBodies[0];var rows=Array.prototype.slice.call(b.rows);\n"
     " rows.sort(function(x,y){var a=key(x.cells[i],num),c=key(y.cells[i],num);return a<c?-dir:a>c?dir:0;});\n"
     " rows.forEach(function(r){b.appendChild(r);});});})(i);\n"
+    "var f=document.getElementById('filter');\n"
+    "f.addEventListener('input',function(){var q=f.value.toLowerCase();var rows=t.tBodies[0].rows;\n"
+    " for(var k=0;k<rows.length;k++)rows[k].style.display=!q||rows[k].textContent.toLowerCase().indexOf(q)>=0?'':'none';});\n"
     "var mark=document.getElementById('vs2-selfcheck');\n"
     "mark.textContent='selfcheck ok: '+t.tBodies[0].rows.length+' rows, '+document.querySelectorAll('svg.hist').length+' histograms';\n"
     "mark.setAttribute('data-ok','1');\n"
@@ -339,14 +446,18 @@ static const char script[] =
 
 static void video_table(ev_buf *b, vs2_results *const *rs, const char *const *names, size_t n,
                         const char *method) {
-    ev_buf_puts(b, "<section class=\"set\"><h2>Videos</h2><p class=\"muted\">Click a column to sort. "
-                   "V/T/P: the model's scores (vs2: hard parse; reference files: the stored score). "
-                   "Soft: vs2's soft scores for the method. Human: ground truth where present.</p>\n"
+    ev_buf_puts(b, "<section class=\"set\"><h2>Videos</h2><p class=\"muted\">Click a column to sort; type to "
+                   "filter. V/T/P: the model's scores (vs2: hard parse; reference files: the stored score; each set "
+                   "above says which). Soft: vs2's soft scores for the method. Human: ground truth where present. "
+                   "|Δ|: the sum over the dimensions of |model − human| on the 1–5 scale of the charts.</p>\n"
+                   "<input id=\"filter\" type=\"search\" placeholder=\"filter: id, prompt, set, rationale…\" "
+                   "aria-label=\"filter the videos\">\n"
                    "<table id=\"videos\"><thead><tr><th class=\"l\">set</th><th class=\"l\">id</th>"
                    "<th class=\"l\">prompt</th><th class=\"l\">frames</th>"
                    "<th data-num=\"1\">V</th><th data-num=\"1\">T</th><th data-num=\"1\">P</th>"
                    "<th data-num=\"1\">soft V</th><th data-num=\"1\">soft T</th><th data-num=\"1\">soft P</th>"
                    "<th data-num=\"1\">human V</th><th data-num=\"1\">human T</th><th data-num=\"1\">human P</th>"
+                   "<th data-num=\"1\" title=\"model-human disagreement\">|Δ|</th>"
                    "<th class=\"l\">rationale</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < n; i++) video_rows(b, rs[i], names[i], method);
     ev_buf_puts(b, "</tbody></table></section>\n");
@@ -369,9 +480,11 @@ vs2_status vs2_report_write(vs2_results *const *results, const char *const *name
     ev_buf_html(&b, title);
     ev_buf_printf(&b, "</h1><p>VideoScore2 results: %zu set%s, generated by vs2 %s</p></header><main>\n", n,
                   n == 1 ? "" : "s", vs2_version());
+    summary_table(&b, results, names, n, &p, method);
     for (size_t i = 0; i < n; i++) set_section(&b, results[i], names[i], i, &p, method);
     video_table(&b, results, names, n, method);
-    ev_buf_puts(&b, "<p id=\"vs2-selfcheck\" class=\"muted\">script did not run</p></main>\n");
+    /* hidden from readers; the test reads it from the DOM */
+    ev_buf_puts(&b, "<p id=\"vs2-selfcheck\" hidden>script did not run</p></main>\n");
     ev_buf_puts(&b, script);
     ev_buf_puts(&b, "</body></html>\n");
     if (b.oom) {

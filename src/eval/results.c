@@ -2,6 +2,7 @@
  * (items with v/t/p_score_model, *_score_gt, output). Both become vs2_result_item. */
 #include "eval_internal.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,120 @@ static vs2_status parse_jsonl(rctx *c, const char *s, size_t len) {
     return ev_jsonl_foreach(s, len, c->name, jsonl_item, c, c->err);
 }
 
+/* ---- the per-video CSV table (`vs2 batch --csv`) ----------------------------------------- */
+
+/* One RFC 4180 field from s[*pos] ("" escapes, newlines inside quotes); sets *eol at the end of
+ * a record. Returns the malloc'd field, NULL on out of memory or an unterminated quote (*bad). */
+static char *csv_field(const char *s, size_t len, size_t *pos, int *line, int *eol, int *bad) {
+    ev_buf f = {0};
+    size_t i = *pos;
+    *eol = 0;
+    if (i < len && s[i] == '"') {
+        for (i++;; i++) {
+            if (i >= len) {
+                *bad = 1;
+                ev_buf_free(&f);
+                return NULL;
+            }
+            if (s[i] == '"' && i + 1 < len && s[i + 1] == '"') ev_buf_put(&f, "\"", 1), i++;
+            else if (s[i] == '"') {
+                i++;
+                break;
+            } else {
+                if (s[i] == '\n') (*line)++;
+                ev_buf_put(&f, s + i, 1);
+            }
+        }
+    } else
+        while (i < len && s[i] != ',' && s[i] != '\n' && s[i] != '\r') ev_buf_put(&f, s + i++, 1);
+    if (i < len && s[i] == ',') i++;
+    else {
+        *eol = 1;
+        if (i < len && s[i] == '\r') i++;
+        if (i < len && s[i] == '\n') i++, (*line)++;
+    }
+    *pos = i;
+    ev_buf_put(&f, "", 1);
+    if (f.oom) {
+        ev_buf_free(&f);
+        return NULL;
+    }
+    return f.data;
+}
+
+/* Column names of the table: the vs2 JSONL key they come from, and the dimension (-1: text). */
+static const struct {
+    const char *prefix, *object;
+} csv_groups[] = {{"", "scores"}, {"robust_", "scores_robust"}, {"soft_", "soft_scores"},
+                  {"soft_expected_", "soft_scores_expected"}, {"human_", "human_scores"}};
+
+/* Put one CSV cell into the JSON object a vs2 line would have; unknown columns are ignored. */
+static int csv_cell(json_t *o, const char *col, const char *cell) {
+    if (!strcmp(col, "id") || !strcmp(col, "video") || !strcmp(col, "prompt") || !strcmp(col, "error"))
+        return *cell ? json_object_set_new(o, col, json_string(cell)) == 0 : 1;
+    for (size_t g = sizeof csv_groups / sizeof *csv_groups; g-- > 0;) { /* longest prefix first */
+        size_t pl = strlen(csv_groups[g].prefix);
+        if (strncmp(col, csv_groups[g].prefix, pl)) continue;
+        for (int d = 0; d < VS2_NDIMS; d++) {
+            if (strcmp(col + pl, ev_dim_keys[d])) continue;
+            json_t *obj = json_object_get(o, csv_groups[g].object);
+            if (!obj) json_object_set_new(o, csv_groups[g].object, obj = json_object());
+            if (!*cell) return json_object_set_new(obj, ev_dim_keys[d], json_null()) == 0;
+            char *end;
+            double v = strtod(cell, &end);
+            if (*end) return -1;
+            return json_object_set_new(obj, ev_dim_keys[d], json_real(v)) == 0;
+        }
+    }
+    return 1;
+}
+
+static vs2_status parse_csv(rctx *c, const char *s, size_t len) {
+    size_t pos = 0, ncol = 0, cap = 0;
+    int line = 1, eol = 0, badq = 0;
+    char **cols = NULL;
+    vs2_status st = VS2_OK;
+    if (len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) pos = 3;
+    while (!eol && !st) { /* the header */
+        char *f = csv_field(s, len, &pos, &line, &eol, &badq);
+        if (!f) st = vs2__fail(c->err, badq ? VS2_ERR_FORMAT : VS2_ERR_NOMEM, "%s:1: %s", c->name,
+                                badq ? "unterminated quote" : "out of memory");
+        else if (ncol == cap) {
+            char **p = realloc(cols, (cap = cap ? cap * 2 : 16) * sizeof *p);
+            if (!p) free(f), st = vs2__fail(c->err, VS2_ERR_NOMEM, "%s: out of memory", c->name);
+            else cols = p, cols[ncol++] = f;
+        } else cols[ncol++] = f;
+    }
+    while (!st && pos < len) {
+        int rec = line;
+        json_t *o = json_object();
+        for (size_t k = 0; !st; k++) {
+            char *f = csv_field(s, len, &pos, &line, &eol, &badq);
+            if (!f) {
+                st = vs2__fail(c->err, badq ? VS2_ERR_FORMAT : VS2_ERR_NOMEM, "%s:%d: %s", c->name, rec,
+                               badq ? "unterminated quote" : "out of memory");
+                break;
+            }
+            int r = k < ncol && o ? csv_cell(o, cols[k], f) : 1;
+            if (r < 0) st = vs2__fail(c->err, VS2_ERR_FORMAT, "%s:%d: column '%s': '%s' is not a number", c->name, rec, cols[k], f);
+            free(f);
+            if (eol) break;
+        }
+        if (!st && !o) st = vs2__fail(c->err, VS2_ERR_NOMEM, "%s: out of memory", c->name);
+        if (!st && json_object_size(o)) st = read_item(c, o, rec);
+        json_decref(o);
+    }
+    for (size_t k = 0; k < ncol; k++) free(cols[k]);
+    free(cols);
+    return st;
+}
+
+/* A table written by `vs2 batch --csv`: its header starts with the id column. */
+static int is_csv_table(const char *s, size_t len) {
+    if (len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) s += 3, len -= 3;
+    return len >= 3 && !memcmp(s, "id,", 3);
+}
+
 vs2_status vs2_results_parse(const char *data, size_t len, const char *name, vs2_results *out,
                              vs2_error *err) {
     if (!out) return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_results_parse: out is NULL");
@@ -173,7 +288,9 @@ vs2_status vs2_results_parse(const char *data, size_t len, const char *name, vs2
     size_t i = 0;
     while (i < len && strchr(" \t\r\n", data[i])) i++;
     out->is_vs2 = !(i < len && data[i] == '[');
-    vs2_status st = out->is_vs2 ? parse_jsonl(&c, data, len) : parse_list(&c, data, len);
+    vs2_status st = is_csv_table(data, len) ? parse_csv(&c, data, len)
+                  : out->is_vs2            ? parse_jsonl(&c, data, len)
+                                           : parse_list(&c, data, len);
     if (st) vs2_results_free(out);
     else vs2__ok(err);
     return st;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference hard parse (videoscore2.md §2.6, Python `re` exactly as the eval harness) checked
+"""Reference hard parse (docs/videoscore2-reference.md §2.6, Python `re` exactly as the eval harness) checked
 against `test_scores --parse` output, plus the stored scores' relationship to it.
 
   parse_ref.py C_JSONL DATA_FILE...

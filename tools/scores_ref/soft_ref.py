@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference for the soft-score token index and values (videoscore2.md §2.7), independent of
+"""Reference for the soft-score token index and values (docs/videoscore2-reference.md §2.7), independent of
 src/: ids are decoded from tokenizer.json here (GPT-2 byte map inverted, added tokens
 literally, bytes decoded as UTF-8 with errors="replace", as HF's ByteLevel decoder), the label
 and digit are found with Python `re`, and idx is the smallest i with decode(ids[:i+1]) == target.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent fp32 reference for the Qwen2.5-VL language model (qwen25vl.md §5), written in
+"""Independent fp32 reference for the Qwen2.5-VL language model (docs/qwen2.5-vl.md §5), written in
 plain PyTorch from the semantics of transformers 4.53.2 (Qwen2_5_VLModel / Qwen2_5_VLTextModel
 with attn_implementation="eager", torch_dtype=float32). No transformers needed.
 

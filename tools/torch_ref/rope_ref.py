@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent reference for the M-RoPE position ids of Qwen2.5-VL (qwen25vl.md §5.3-§5.4),
+"""Independent reference for the M-RoPE position ids of Qwen2.5-VL (docs/qwen2.5-vl.md §5.3-§5.4),
 written from the semantics of transformers 4.53.2 `Qwen2_5_VLModel.get_rope_index` and the
 default rope init (plain PyTorch; no transformers needed).
 

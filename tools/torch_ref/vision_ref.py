@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent PyTorch reference of the Qwen2.5-VL vision tower (qwen25vl.md §4).
+"""Independent PyTorch reference of the Qwen2.5-VL vision tower (docs/qwen2.5-vl.md §4).
 
 Written from the transformers 4.53 semantics (Qwen2_5_VisionTransformerPretrainedModel), not
 from the C code: torch's conv3d for the patch embedding, the padded window-index construction
