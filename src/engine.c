@@ -508,7 +508,9 @@ static vs2_status generate_batch(const vs2_engine *e, const vs2_score_params *p,
         }
         float *out = logits + (size_t)(B - live) * n_vocab; /* rows of finished samples are free */
         st = vs2_llm_decode_batch(e->llm, kvs, live, ids, pos, out, run, err);
-        for (int k = live - 1; k >= 0 && st == VS2_OK; k--) /* back to each sample's own row */
+        /* Back to each sample's own row, in ascending order: which[k] ≤ B − live + k, so a row is
+         * only ever moved down onto rows already moved or free. */
+        for (int k = 0; k < live && st == VS2_OK; k++)
             memmove(logits + (size_t)which[k] * n_vocab, out + (size_t)k * n_vocab, (size_t)n_vocab * sizeof *logits);
     }
     for (int b = 0; b < B; b++) {

@@ -404,6 +404,42 @@ static void test_engine_sampling(void) {
     CHECK(vs2_score_video(g_eng, &empty, "x", &q, &r, &err) == VS2_ERR_INVALID_ARG && !r);
 }
 
+/* Samples decode together (8 per batch): samples that stop at different steps (here through the
+ * callback) leave the batch while the others go on, and every sample still equals a run of its
+ * seed alone. 10 samples cross a batch boundary; samples 1 and 4 stop after 3 and 6 tokens. */
+static int stop_some(void *user, int sample, int step, int32_t id) {
+    (void)user, (void)id;
+    return (sample == 1 && step == 2) || (sample == 4 && step == 5);
+}
+
+static void test_engine_batched_samples(void) {
+    vs2_score_params p = small_params();
+    p.decoding = VS2_DECODE_SAMPLE;
+    p.seed = 20;
+    p.samples = 10;
+    p.on_token = stop_some;
+    vs2_result *m = run_score(&p);
+    CHECK(m && m->n_samples == 10);
+    for (int i = 0; m && i < 10; i++) {
+        vs2_score_params q = small_params();
+        q.decoding = VS2_DECODE_SAMPLE;
+        q.seed = 20 + (uint64_t)i;
+        vs2_result *one = run_score(&q);
+        CHECK(one != NULL);
+        if (!one) continue;
+        const vs2_sample *a = &m->samples[i], *b = &one->samples[0];
+        if (i == 1 || i == 4) { /* stopped early: a prefix of the lone run */
+            CHECK_EQ_INT(a->n_ids, i == 1 ? 3 : 6);
+            CHECK(!strcmp(a->stop_reason, "callback"));
+            CHECK(a->n_ids <= b->n_ids && !memcmp(a->ids, b->ids, a->n_ids * sizeof *a->ids));
+        } else {
+            CHECK_MSG(same_sample(a, b), "sample %d differs from its lone run", i);
+        }
+        vs2_result_free(one);
+    }
+    vs2_result_free(m);
+}
+
 typedef struct job {
     vs2_score_params p;
     vs2_result *r;
@@ -509,6 +545,7 @@ int main(void) {
     }
     RUN(test_engine_greedy_threads);
     RUN(test_engine_sampling);
+    RUN(test_engine_batched_samples);
     RUN(test_engine_concurrent);
     RUN(test_engine_dump_and_json);
     vs2_video_free(&g_video);
