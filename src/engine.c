@@ -13,6 +13,7 @@
 #include "vision.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,13 +324,16 @@ static void digit_probs_of(const float *logits, int32_t n_vocab, const int32_t d
     }
 }
 
-/* One sample: from the prefill logits to the stop token. kv holds the prompt (n_prompt). */
+/* One sample: from the prefill logits to the stop token. kv holds the prompt (n_prompt).
+ * forced (teacher forcing, vs2_score_params.answer): these ids are fed instead of the sampler's
+ * choices, which still processes each step's logits as generation would. */
 static vs2_status generate_one(const vs2_engine *e, const vs2_score_params *p, vs2_result *r, int si,
-                               const vs2_ids *prompt, vs2_kv_cache *kv, const float *prefill_logits,
-                               float *logits, int64_t rope_delta, const vs2_run *run, vs2_error *err) {
+                               const vs2_ids *prompt, const vs2_ids *forced, vs2_kv_cache *kv,
+                               const float *prefill_logits, float *logits, int64_t rope_delta,
+                               const vs2_run *run, vs2_error *err) {
     vs2_sample *s = &r->samples[si];
     int32_t n_vocab = vs2_llm_vocab(e->llm);
-    int maxn = r->max_new_tokens;
+    int maxn = forced ? (int)forced->n : r->max_new_tokens;
     vs2_sampling sp = {.do_sample = r->decoding == VS2_DECODE_SAMPLE,
                        .temperature = r->temperature,
                        .top_k = r->top_k,
@@ -344,7 +348,7 @@ static vs2_status generate_one(const vs2_engine *e, const vs2_score_params *p, v
                                    : vs2__fail(err, VS2_ERR_NOMEM, "generate: out of memory");
     size_t n = 0;
     int64_t steps = 0;
-    const char *reason = "max_new_tokens";
+    const char *reason = forced ? "answer" : "max_new_tokens";
     double t0 = now_ms();
     if (st == VS2_OK) {
         vs2_kv_cache_truncate(kv, (int64_t)prompt->n);
@@ -353,8 +357,9 @@ static vs2_status generate_one(const vs2_engine *e, const vs2_score_params *p, v
     }
     while (st == VS2_OK && (int)n < maxn) {
         int32_t id = vs2_sampler_next(smp, logits);
+        if (forced) id = forced->ids[n];
         if (id < 0 || id >= n_vocab) {
-            st = vs2__fail(err, VS2_ERR_INTERNAL, "generate: the sampler chose id %d of %d", (int)id, (int)n_vocab);
+            st = vs2__fail(err, VS2_ERR_INTERNAL, "generate: id %d is outside the vocabulary of %d", (int)id, (int)n_vocab);
             break;
         }
         digit_probs_of(logits, n_vocab, e->digit_ids, probs[n]);
@@ -391,6 +396,56 @@ static vs2_status generate_one(const vs2_engine *e, const vs2_score_params *p, v
 }
 
 static char *dupstr(const char *s) { return strdup(s ? s : ""); }
+
+/* Stage dumps of the LLM's inputs: the prompt ids (1 × n), the M-RoPE positions (3 × n) and
+ * the rope delta, all exact as floats (ids and positions are below 2^24). */
+static vs2_status dump_llm_inputs(const vs2_run *run, const vs2_ids *ids, const int64_t *pos, int64_t rope_delta,
+                                  vs2_error *err) {
+    if (!run->dump) return VS2_OK;
+    int64_t n = (int64_t)ids->n;
+    float *f = malloc((size_t)n * 3 * sizeof *f);
+    if (!f) return vs2__fail(err, VS2_ERR_NOMEM, "score: out of memory for the position dump");
+    for (int64_t i = 0; i < n; i++) f[i] = (float)ids->ids[i];
+    run->dump(run->dump_user, "input_ids", f, 1, n);
+    for (int64_t i = 0; i < 3 * n; i++) f[i] = (float)pos[i];
+    run->dump(run->dump_user, "positions", f, 3, n);
+    float d = (float)rope_delta;
+    run->dump(run->dump_user, "rope_delta", &d, 1, 1);
+    free(f);
+    return VS2_OK;
+}
+
+/* The prefill: the logits of the last prompt position into last_logits, dumped as "logits";
+ * with dump_all_logits every position's logits are computed and dumped (n × vocab). */
+static vs2_status prefill(const vs2_engine *e, const vs2_score_params *p, vs2_kv_cache *kv, const vs2_ids *ids,
+                          const float *vemb, int64_t n_video, const int64_t *pos, float *last_logits,
+                          const vs2_run *run, vs2_error *err) {
+    int32_t n_vocab = vs2_llm_vocab(e->llm);
+    int64_t n = (int64_t)ids->n;
+    if (!run->dump || !p->dump_all_logits) {
+        vs2_status st = vs2_llm_forward(e->llm, kv, ids->ids, n, vemb, n_video, pos, last_logits, 1, run, err);
+        if (st == VS2_OK && run->dump) run->dump(run->dump_user, "logits", last_logits, 1, n_vocab);
+        return st;
+    }
+    float *all = malloc((size_t)n * (size_t)n_vocab * sizeof *all);
+    if (!all) return vs2__fail(err, VS2_ERR_NOMEM, "score: out of memory for %lld rows of logits", (long long)n);
+    vs2_status st = vs2_llm_forward(e->llm, kv, ids->ids, n, vemb, n_video, pos, all, n, run, err);
+    if (st == VS2_OK) {
+        run->dump(run->dump_user, "logits", all, n, n_vocab);
+        memcpy(last_logits, all + (size_t)(n - 1) * (size_t)n_vocab, (size_t)n_vocab * sizeof *last_logits);
+    }
+    free(all);
+    return st;
+}
+
+/* The answer to score by teacher forcing (vs2_score_params.answer), tokenized. */
+static vs2_status answer_ids(const vs2_engine *e, const char *answer, vs2_ids *out, vs2_error *err) {
+    vs2_status st = vs2_tokenize(e->tok, answer, strlen(answer), out, err);
+    if (st == VS2_OK && out->n == 0) st = vs2__fail(err, VS2_ERR_INVALID_ARG, "score: the answer to score is empty");
+    if (st == VS2_OK && out->n > INT_MAX / 2)
+        st = vs2__fail(err, VS2_ERR_INVALID_ARG, "score: the answer has too many tokens (%zu)", out->n);
+    return st;
+}
 
 static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const char *video_name,
                               const char *prompt, const vs2_score_params *p, double video_ms, double t_start,
@@ -446,7 +501,7 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
 
     dumper dump;
     vs2_run run = {.threads = r->threads};
-    vs2_ids ids = {0};
+    vs2_ids ids = {0}, forced = {0};
     char *user = NULL;
     float *vemb = NULL, *logits = NULL, *prefill_logits = NULL;
     int64_t *pos = NULL;
@@ -460,6 +515,14 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
         run.dump = dump_cb;
         run.dump_user = &dump;
     }
+    if (p->answer) {
+        if (r->n_samples != 1) {
+            st = vs2__fail(err, VS2_ERR_INVALID_ARG, "score: an answer to score is one sample, not %zu", r->n_samples);
+            goto done;
+        }
+        if ((st = answer_ids(e, p->answer, &forced, err)) != VS2_OK) goto done;
+    }
+    if (run.dump) run.dump(run.dump_user, "pixel_values", video->pixel_values, video->rows, VS2_PATCH_DIM);
 
     /* The prompt. */
     user = vs2_prompt_render(p->tmpl, prompt);
@@ -494,10 +557,11 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
         goto done;
     }
     if ((st = vs2_rope_index(cfg, ids.ids, n, &grid, 1, pos, &rope_delta, err)) != VS2_OK) goto done;
-    if ((st = vs2_kv_cache_create(e->llm, n + r->max_new_tokens, &kv, err)) != VS2_OK) goto done;
-    st = vs2_llm_forward(e->llm, kv, ids.ids, n, vemb, n_video, pos, prefill_logits, 1, &run, err);
+    if ((st = dump_llm_inputs(&run, &ids, pos, rope_delta, err)) != VS2_OK) goto done;
+    int64_t n_new = p->answer ? (int64_t)forced.n : r->max_new_tokens;
+    if ((st = vs2_kv_cache_create(e->llm, n + n_new, &kv, err)) != VS2_OK) goto done;
+    st = prefill(e, p, kv, &ids, vemb, n_video, pos, prefill_logits, &run, err);
     if (st != VS2_OK) goto done;
-    if (run.dump) run.dump(run.dump_user, "logits", prefill_logits, 1, n_vocab);
     r->prefill_ms = now_ms() - t0;
     free(vemb);
     vemb = NULL;
@@ -508,7 +572,8 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
     run.dump_user = NULL;
 
     for (size_t si = 0; si < r->n_samples && st == VS2_OK; si++) {
-        st = generate_one(e, p, r, (int)si, &ids, kv, prefill_logits, logits, rope_delta, &run, err);
+        st = generate_one(e, p, r, (int)si, &ids, p->answer ? &forced : NULL, kv, prefill_logits, logits,
+                          rope_delta, &run, err);
         r->generate_ms += r->samples[si].generate_ms;
     }
 
@@ -528,6 +593,7 @@ done:
     free(vemb);
     free(user);
     vs2_ids_free(&ids);
+    vs2_ids_free(&forced);
     if (st != VS2_OK) {
         vs2_result_free(r);
         return st;

@@ -16,7 +16,8 @@ infinities or NaNs, exact in float64 sums. Standard library only.
 
   make_tiny_checkpoint.py --out DIR [--seed N] [--layout hub|nested] [--names hub|new]
                           [--shards K] [--dtype bf16|f16|f32] [--tokenizer-dir DIR]
-                          [--vocab-size V] [--tie] [--preset tiny|full] [--layers L ...]
+                          [--vocab-size V] [--tie] [--preset tiny|geom7b|full] [--layers L ...]
+                          [--sharpen F] [--sharpen-vision F]
 """
 import argparse
 import array
@@ -36,6 +37,11 @@ PRESETS = {
     "tiny": dict(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128,
                  v_depth=4, v_hidden=32, v_heads=2, v_intermediate=64, fullatt=[1, 3],
                  mrope=[2, 3, 3]),
+    # The 7B attention geometry at small depth and width: head_dim 128, 7 query heads per KV
+    # head, mrope_section [16, 24, 24]; vision head_dim 80; full attention at blocks 1 and 3.
+    "geom7b": dict(hidden=896, layers=2, heads=7, kv_heads=1, intermediate=256,
+                   v_depth=4, v_hidden=160, v_heads=2, v_intermediate=128, fullatt=[1, 3],
+                   mrope=[16, 24, 24]),
     # Qwen2.5-VL-7B-Instruct.
     "full": dict(hidden=3584, layers=28, heads=28, kv_heads=4, intermediate=18944,
                  v_depth=32, v_hidden=1280, v_heads=16, v_intermediate=3420,
@@ -121,7 +127,9 @@ F16_HI = _table(lambda r: (r & 0x80) | ((8 + ((r >> 2) & 3)) << 2) | (r & 3))  #
 def random_bytes(rng, n, dtype):
     """n elements of random values of the given dtype, little-endian."""
     size = DTYPES[dtype][1]
-    b = bytearray(rng.randbytes(n * size))
+    # randbytes takes < 2^31 bits per call; chunks of whole 32-bit words give the same stream.
+    chunk = 1 << 26
+    b = bytearray(b"".join(rng.randbytes(min(chunk, n * size - i)) for i in range(0, n * size, chunk)))
     hi = {"bf16": BF16_HI, "f16": F16_HI, "f32": F32_HI}[dtype]
     b[size - 1::size] = bytes(b[size - 1::size]).translate(hi)
     return bytes(b)
@@ -145,7 +153,41 @@ def value_sum(data, dtype):
     return math.fsum(a)
 
 
-def write_shard(path, entries, dtype, rng, sparse, names):
+def qk_rows(name, shape):
+    """Rows of a weight/bias that feed attention scores: q/k projections (LLM) and the q and k
+    thirds of the vision qkv."""
+    if ".self_attn.q_proj." in name or ".self_attn.k_proj." in name:
+        return shape[0]
+    if ".attn.qkv." in name:
+        return shape[0] * 2 // 3
+    return 0
+
+
+def sharpen_bytes(data, name, shape, dtype, factor, factor_vision):
+    """Scale the q/k rows by a power of two (factor_vision in the vision tower) by raising the
+    exponent: random weights give nearly uniform attention, where RoPE, masks and window order
+    hardly show."""
+    rows = qk_rows(name, shape)
+    if name.startswith("visual."):
+        factor = factor_vision
+    if not rows or factor == 1:
+        return data
+    size = DTYPES[dtype][1]
+    n = rows * (numel(shape) // shape[0]) * size
+    k = int(math.log2(factor))
+    b = bytearray(data)
+    hi = b[size - 1:n:size]
+    if dtype == "f16":  # exponent bits 2..6 of the top byte; 8..11 + k stays normal
+        b[size - 1:n:size] = bytes(x + (k << 2) for x in hi)
+    else:  # bf16/f32: exponent 120..123 spans the top byte's low bit and the next byte's top
+        lo = b[size - 2:n:size]
+        e = [((h & 0x7F) << 1 | l >> 7) + k for h, l in zip(hi, lo)]
+        b[size - 1:n:size] = bytes((h & 0x80) | (x >> 1) for h, x in zip(hi, e))
+        b[size - 2:n:size] = bytes((l & 0x7F) | ((x & 1) << 7) for l, x in zip(lo, e))
+    return bytes(b)
+
+
+def write_shard(path, entries, dtype, rng, sparse, names, sharpen=1, sharpen_vision=1):
     """entries: [(hub name, shape)]; returns manifest rows. Header padded to 8 bytes."""
     st_dtype, esize = DTYPES[dtype]
     header, off, rows = {}, 0, []
@@ -170,7 +212,8 @@ def write_shard(path, entries, dtype, rng, sparse, names):
             if sparse:
                 row["crc32"] = row["sum"] = None
             else:
-                data = random_bytes(rng, numel(shape), dtype)
+                data = sharpen_bytes(random_bytes(rng, numel(shape), dtype), name, shape, dtype,
+                                     sharpen, sharpen_vision)
                 f.write(data)
                 row["crc32"] = zlib.crc32(data)
                 row["sum"] = value_sum(data, dtype)
@@ -328,6 +371,11 @@ def main():
     ap.add_argument("--fullatt", help="comma-separated full-attention block indexes")
     ap.add_argument("--mrope", help="comma-separated mrope_section (sums to head_dim/2)")
     ap.add_argument("--no-generation-config", action="store_true")
+    ap.add_argument("--sharpen", type=int, default=1, choices=[1, 2, 4, 8, 16],
+                    help="scale the LLM's q/k projections by this factor")
+    ap.add_argument("--sharpen-vision", type=int, choices=[1, 4, 16, 64, 256],
+                    help="scale the vision q/k by this factor (default: --sharpen); its random "
+                         "inputs are small after the norms, so it needs more to be peaked")
     a = ap.parse_args()
 
     g = dict(PRESETS[a.preset])
@@ -365,7 +413,8 @@ def main():
     for i, grp in enumerate(groups):
         fname = (f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors" if a.shards > 1
                  else "model.safetensors")
-        rows, nbytes = write_shard(os.path.join(a.out, fname), grp, a.dtype, rng, sparse, a.names)
+        rows, nbytes = write_shard(os.path.join(a.out, fname), grp, a.dtype, rng, sparse, a.names,
+                                   a.sharpen, a.sharpen_vision or a.sharpen)
         manifest += rows
         total += nbytes
         for r in rows:
