@@ -17,7 +17,7 @@ infinities or NaNs, exact in float64 sums. Standard library only.
   make_tiny_checkpoint.py --out DIR [--seed N] [--layout hub|nested] [--names hub|new]
                           [--shards K] [--dtype bf16|f16|f32] [--tokenizer-dir DIR]
                           [--vocab-size V] [--tie] [--preset tiny|geom7b|full] [--layers L ...]
-                          [--sharpen F] [--sharpen-vision F]
+                          [--sharpen F] [--sharpen-vision F] [--patch-embed-down F]
 """
 import argparse
 import array
@@ -163,23 +163,15 @@ def qk_rows(name, shape):
     return 0
 
 
-def sharpen_bytes(data, name, shape, dtype, factor, factor_vision):
-    """Scale the q/k rows by a power of two (factor_vision in the vision tower) by raising the
-    exponent: random weights give nearly uniform attention, where RoPE, masks and window order
-    hardly show."""
-    rows = qk_rows(name, shape)
-    if name.startswith("visual."):
-        factor = factor_vision
-    if not rows or factor == 1:
-        return data
+def scale_exponent(data, n, dtype, k):
+    """Multiply the first n bytes' elements by 2^k (k may be negative) through the exponent;
+    the generator's exponents (f16 8..11, bf16/f32 120..123) stay normal for |k| <= 8."""
     size = DTYPES[dtype][1]
-    n = rows * (numel(shape) // shape[0]) * size
-    k = int(math.log2(factor))
     b = bytearray(data)
     hi = b[size - 1:n:size]
-    if dtype == "f16":  # exponent bits 2..6 of the top byte; 8..11 + k stays normal
-        b[size - 1:n:size] = bytes(x + (k << 2) for x in hi)
-    else:  # bf16/f32: exponent 120..123 spans the top byte's low bit and the next byte's top
+    if dtype == "f16":  # exponent bits 2..6 of the top byte
+        b[size - 1:n:size] = bytes(x + (k << 2) if k >= 0 else x - ((-k) << 2) for x in hi)
+    else:  # bf16/f32: the exponent spans the top byte's low 7 bits and the next byte's top bit
         lo = b[size - 2:n:size]
         e = [((h & 0x7F) << 1 | l >> 7) + k for h, l in zip(hi, lo)]
         b[size - 1:n:size] = bytes((h & 0x80) | (x >> 1) for h, x in zip(hi, e))
@@ -187,7 +179,23 @@ def sharpen_bytes(data, name, shape, dtype, factor, factor_vision):
     return bytes(b)
 
 
-def write_shard(path, entries, dtype, rng, sparse, names, sharpen=1, sharpen_vision=1):
+def sharpen_bytes(data, name, shape, dtype, factor, factor_vision, patch_down=1):
+    """Scale the q/k rows by a power of two (factor_vision in the vision tower) by raising the
+    exponent: random weights give nearly uniform attention, where RoPE, masks and window order
+    hardly show."""
+    if name == "visual.patch_embed.proj.weight" and patch_down > 1:
+        # A smaller residual stream, so that the blocks' contributions are not dwarfed by it.
+        return scale_exponent(data, len(data), dtype, -int(math.log2(patch_down)))
+    rows = qk_rows(name, shape)
+    if name.startswith("visual."):
+        factor = factor_vision
+    if not rows or factor == 1:
+        return data
+    n = rows * (numel(shape) // shape[0]) * DTYPES[dtype][1]
+    return scale_exponent(data, n, dtype, int(math.log2(factor)))
+
+
+def write_shard(path, entries, dtype, rng, sparse, names, sharpen=1, sharpen_vision=1, patch_down=1):
     """entries: [(hub name, shape)]; returns manifest rows. Header padded to 8 bytes."""
     st_dtype, esize = DTYPES[dtype]
     header, off, rows = {}, 0, []
@@ -213,7 +221,7 @@ def write_shard(path, entries, dtype, rng, sparse, names, sharpen=1, sharpen_vis
                 row["crc32"] = row["sum"] = None
             else:
                 data = sharpen_bytes(random_bytes(rng, numel(shape), dtype), name, shape, dtype,
-                                     sharpen, sharpen_vision)
+                                     sharpen, sharpen_vision, patch_down)
                 f.write(data)
                 row["crc32"] = zlib.crc32(data)
                 row["sum"] = value_sum(data, dtype)
@@ -376,6 +384,9 @@ def main():
     ap.add_argument("--sharpen-vision", type=int, choices=[1, 4, 16, 64, 256],
                     help="scale the vision q/k by this factor (default: --sharpen); its random "
                          "inputs are small after the norms, so it needs more to be peaked")
+    ap.add_argument("--patch-embed-down", type=int, default=1, choices=[1, 4, 16, 64],
+                    help="divide the vision patch embedding by this factor (a smaller residual "
+                         "stream makes the vision blocks' attention visible in their outputs)")
     a = ap.parse_args()
 
     g = dict(PRESETS[a.preset])
@@ -414,7 +425,7 @@ def main():
         fname = (f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors" if a.shards > 1
                  else "model.safetensors")
         rows, nbytes = write_shard(os.path.join(a.out, fname), grp, a.dtype, rng, sparse, a.names,
-                                   a.sharpen, a.sharpen_vision or a.sharpen)
+                                   a.sharpen, a.sharpen_vision or a.sharpen, a.patch_embed_down)
         manifest += rows
         total += nbytes
         for r in rows:

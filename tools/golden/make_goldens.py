@@ -51,9 +51,9 @@ CKPTS = {
     "tiny_bf16": ["--layout", "hub", "--names", "hub", "--dtype", "bf16", "--seed", "21"],
     "tiny_f32": ["--layout", "nested", "--names", "new", "--dtype", "f32", "--seed", "22"],
     "sharp_bf16": ["--layout", "hub", "--dtype", "bf16", "--seed", "23", "--sharpen", "16",
-                   "--sharpen-vision", "256"],
+                   "--sharpen-vision", "256", "--patch-embed-down", "64"],
     "sharp_f32": ["--layout", "nested", "--names", "new", "--dtype", "f32", "--seed", "24",
-                  "--sharpen", "16", "--sharpen-vision", "256"],
+                  "--sharpen", "16", "--sharpen-vision", "256", "--patch-embed-down", "64"],
     # The real 7B head geometry at small depth: head_dim 128, mrope_section [16,24,24],
     # 7 query heads per KV head, vision head_dim 80.
     "geom7b": ["--preset", "geom7b", "--dtype", "bf16", "--seed", "25", "--sharpen", "16",
