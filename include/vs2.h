@@ -639,12 +639,25 @@ typedef struct vs2_score_params {
     int samples;                /* > 1: that many seeded samples from one prefill (sampling only) */
     int threads;                /* 0 = the engine's */
     /* Debugging: every stage of the vision tower and of the prefill (vision.patch_embed,
-     * vision.block.<i>, vision.merger, llm.embed, llm.layer.<i>, llm.norm) and the raw logits
-     * of the last prompt position ("logits"). dump_dir: write <stage>.f32 (little-endian fp32)
+     * vision.block.<i>, vision.merger, llm.embed, llm.layer.<i>, llm.norm), the input
+     * ("pixel_values", rows × 1176), the prompt ids ("input_ids", 1 × n) and M-RoPE positions
+     * ("positions", 3 × n), exact integers as floats,
+     * and rope delta ("rope_delta", 1 × 1), and the raw logits of the last prompt position
+     * ("logits"; see dump_all_logits). dump_dir: write <stage>.f32 (little-endian fp32)
      * and index.json there (created if missing); dump: a callback. Either, both or neither. */
     const char *dump_dir;
     vs2_dump_fn dump;
     void *dump_user;
+    /* With dump_dir or dump: the raw logits of EVERY prompt position ("logits", n × vocab)
+     * instead of the last one only (for comparisons with a reference; large). */
+    int dump_all_logits;
+    /* Teacher forcing: when non-NULL, nothing is generated; this UTF-8 answer is tokenized and
+     * fed as the generated ids (one sample; stop_reason "answer", or "eos" if it holds an end
+     * token, where it is cut), and the parse and soft scores are read from it as from a
+     * generated answer, from the logits processed as the decoding settings say (sampling:
+     * repetition penalty, temperature, top-k, top-p, as generate(output_scores=True) returns
+     * them; greedy: the repetition penalty only). */
+    const char *answer;
     /* Optional: called after each generated token (sample index, step, id); return nonzero to
      * stop that sample early (it is then reported as stopped by the caller). */
     int (*on_token)(void *user, int sample, int step, int32_t id);

@@ -14,6 +14,7 @@
 #include "weight_cache.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,7 +387,6 @@ static void digit_probs_of(const float *logits, int32_t n_vocab, const int32_t d
     }
 }
 
-/* One sample: from the prefill logits to the stop token. kv holds the prompt (n_prompt). */
 /* Progress for params->on_progress: stage names from the forward passes become counts. */
 typedef struct progress {
     const vs2_score_params *p;
@@ -413,6 +413,9 @@ typedef struct gen_state {
     int32_t *ids;
     size_t n;
     int64_t steps;
+    int maxn;            /* max_new_tokens, or the forced answer's length */
+    const vs2_ids *forced; /* teacher forcing (vs2_score_params.answer): fed instead of the
+                            * sampler's choices, which still processes each step's logits */
     const char *reason;
     int done;
     double t_end;
@@ -426,7 +429,7 @@ typedef struct gen_state {
 #define DECODE_BATCH 8
 
 static vs2_status start_sample(const vs2_engine *e, const vs2_result *r, int si, const vs2_ids *prompt,
-                               vs2_kv_cache *prefill_kv, gen_state *g, vs2_error *err) {
+                               const vs2_ids *forced, vs2_kv_cache *prefill_kv, gen_state *g, vs2_error *err) {
     vs2_sampling sp = {.do_sample = r->decoding == VS2_DECODE_SAMPLE,
                        .temperature = r->temperature,
                        .top_k = r->top_k,
@@ -434,9 +437,11 @@ static vs2_status start_sample(const vs2_engine *e, const vs2_result *r, int si,
                        .repetition_penalty = r->repetition_penalty,
                        .seed = r->seed + (uint64_t)si};
     r->samples[si].seed = sp.seed;
-    g->reason = "max_new_tokens";
-    g->probs = malloc((size_t)r->max_new_tokens * sizeof *g->probs);
-    g->ids = malloc((size_t)r->max_new_tokens * sizeof *g->ids);
+    g->forced = forced;
+    g->maxn = forced ? (int)forced->n : r->max_new_tokens;
+    g->reason = forced ? "answer" : "max_new_tokens";
+    g->probs = malloc((size_t)g->maxn * sizeof *g->probs);
+    g->ids = malloc((size_t)g->maxn * sizeof *g->ids);
     if (!g->probs || !g->ids) return vs2__fail(err, VS2_ERR_NOMEM, "generate: out of memory");
     vs2_status st = vs2_sampler_create(&sp, vs2_llm_vocab(e->llm), &g->smp, err);
     if (st != VS2_OK) return st;
@@ -456,8 +461,9 @@ static vs2_status pick_token(const vs2_engine *e, const vs2_score_params *p, con
                              gen_state *g, float *logits, vs2_error *err) {
     const int32_t n_vocab = vs2_llm_vocab(e->llm);
     int32_t id = vs2_sampler_next(g->smp, logits);
+    if (g->forced) id = g->forced->ids[g->n];
     if (id < 0 || id >= n_vocab)
-        return vs2__fail(err, VS2_ERR_INTERNAL, "generate: the sampler chose id %d of %d", (int)id, (int)n_vocab);
+        return vs2__fail(err, VS2_ERR_INTERNAL, "generate: id %d is outside the vocabulary of %d", (int)id, (int)n_vocab);
     digit_probs_of(logits, n_vocab, e->digit_ids, g->probs[g->n]);
     g->ids[g->n++] = id;
     vs2_sampler_accept(g->smp, &id, 1);
@@ -467,21 +473,22 @@ static vs2_status pick_token(const vs2_engine *e, const vs2_score_params *p, con
     } else if (is_stop(r, id)) {
         g->reason = "eos";
         g->done = 1;
-    } else if ((int)g->n == r->max_new_tokens) {
+    } else if ((int)g->n == g->maxn) {
         g->done = 1;
     }
     return VS2_OK;
 }
 
 static vs2_status generate_batch(const vs2_engine *e, const vs2_score_params *p, vs2_result *r, int s0, int B,
-                                 const vs2_ids *prompt, vs2_kv_cache *prefill_kv, const float *prefill_logits,
-                                 int64_t rope_delta, const vs2_run *run, progress *pr, vs2_error *err) {
+                                 const vs2_ids *prompt, const vs2_ids *forced, vs2_kv_cache *prefill_kv,
+                                 const float *prefill_logits, int64_t rope_delta, const vs2_run *run, progress *pr,
+                                 vs2_error *err) {
     const int32_t n_vocab = vs2_llm_vocab(e->llm);
     gen_state g[DECODE_BATCH];
     memset(g, 0, sizeof g);
     float *logits = malloc((size_t)B * (size_t)n_vocab * sizeof *logits);
     vs2_status st = logits ? VS2_OK : vs2__fail(err, VS2_ERR_NOMEM, "generate: out of memory");
-    for (int b = 0; b < B && st == VS2_OK; b++) st = start_sample(e, r, s0 + b, prompt, prefill_kv, &g[b], err);
+    for (int b = 0; b < B && st == VS2_OK; b++) st = start_sample(e, r, s0 + b, prompt, forced, prefill_kv, &g[b], err);
     const double t0 = now_ms();
     for (int b = 0; b < B && st == VS2_OK; b++)
         memcpy(logits + (size_t)b * n_vocab, prefill_logits, (size_t)n_vocab * sizeof *logits);
@@ -522,7 +529,7 @@ static vs2_status generate_batch(const vs2_engine *e, const vs2_score_params *p,
             s->n_ids = g[b].n;
             g[b].ids = NULL;
             st = vs2__sample_finish(e->tok, s->ids, s->n_ids, (const float(*)[5])g[b].probs, g[b].reason,
-                                    r->max_new_tokens, s, err);
+                                    g[b].maxn, s, err);
             s->stop_reason = g[b].reason; /* static string */
         }
         vs2_sampler_free(g[b].smp);
@@ -572,6 +579,56 @@ static vs2_status check_sequence_fits(const vs2_config *cfg, int64_t n_prompt, i
                          (long long)n_prompt, (long long)max_new, (long long)total, need / 1e9, budget / 1e9,
                          what, (long long)(budget / per_token));
     return VS2_OK;
+}
+
+/* Stage dumps of the LLM's inputs: the prompt ids (1 × n), the M-RoPE positions (3 × n) and
+ * the rope delta, all exact as floats (ids and positions are below 2^24). */
+static vs2_status dump_llm_inputs(const vs2_run *run, const vs2_ids *ids, const int64_t *pos, int64_t rope_delta,
+                                  vs2_error *err) {
+    if (!run->dump) return VS2_OK;
+    int64_t n = (int64_t)ids->n;
+    float *f = malloc((size_t)n * 3 * sizeof *f);
+    if (!f) return vs2__fail(err, VS2_ERR_NOMEM, "score: out of memory for the position dump");
+    for (int64_t i = 0; i < n; i++) f[i] = (float)ids->ids[i];
+    run->dump(run->dump_user, "input_ids", f, 1, n);
+    for (int64_t i = 0; i < 3 * n; i++) f[i] = (float)pos[i];
+    run->dump(run->dump_user, "positions", f, 3, n);
+    float d = (float)rope_delta;
+    run->dump(run->dump_user, "rope_delta", &d, 1, 1);
+    free(f);
+    return VS2_OK;
+}
+
+/* The prefill: the logits of the last prompt position into last_logits, dumped as "logits";
+ * with dump_all_logits every position's logits are computed and dumped (n × vocab). */
+static vs2_status prefill(const vs2_engine *e, const vs2_score_params *p, vs2_kv_cache *kv, const vs2_ids *ids,
+                          const float *vemb, int64_t n_video, const int64_t *pos, float *last_logits,
+                          const vs2_run *run, vs2_error *err) {
+    int32_t n_vocab = vs2_llm_vocab(e->llm);
+    int64_t n = (int64_t)ids->n;
+    if (!run->dump || !p->dump_all_logits) {
+        vs2_status st = vs2_llm_forward(e->llm, kv, ids->ids, n, vemb, n_video, pos, last_logits, 1, run, err);
+        if (st == VS2_OK && run->dump) run->dump(run->dump_user, "logits", last_logits, 1, n_vocab);
+        return st;
+    }
+    float *all = malloc((size_t)n * (size_t)n_vocab * sizeof *all);
+    if (!all) return vs2__fail(err, VS2_ERR_NOMEM, "score: out of memory for %lld rows of logits", (long long)n);
+    vs2_status st = vs2_llm_forward(e->llm, kv, ids->ids, n, vemb, n_video, pos, all, n, run, err);
+    if (st == VS2_OK) {
+        run->dump(run->dump_user, "logits", all, n, n_vocab);
+        memcpy(last_logits, all + (size_t)(n - 1) * (size_t)n_vocab, (size_t)n_vocab * sizeof *last_logits);
+    }
+    free(all);
+    return st;
+}
+
+/* The answer to score by teacher forcing (vs2_score_params.answer), tokenized. */
+static vs2_status answer_ids(const vs2_engine *e, const char *answer, vs2_ids *out, vs2_error *err) {
+    vs2_status st = vs2_tokenize(e->tok, answer, strlen(answer), out, err);
+    if (st == VS2_OK && out->n == 0) st = vs2__fail(err, VS2_ERR_INVALID_ARG, "score: the answer to score is empty");
+    if (st == VS2_OK && out->n > INT_MAX / 2)
+        st = vs2__fail(err, VS2_ERR_INVALID_ARG, "score: the answer has too many tokens (%zu)", out->n);
+    return st;
 }
 
 static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const char *video_name,
@@ -632,7 +689,7 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
         vs2_result_free(r);
         return vs2__fail(err, VS2_ERR_NOMEM, "score: cannot start %d threads", r->threads);
     }
-    vs2_ids ids = {0};
+    vs2_ids ids = {0}, forced = {0};
     char *user = NULL;
     float *vemb = NULL, *prefill_logits = NULL;
     int64_t *pos = NULL;
@@ -646,6 +703,14 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
         run.dump = dump_cb;
         run.dump_user = &dump;
     }
+    if (p->answer) {
+        if (r->n_samples != 1) {
+            st = vs2__fail(err, VS2_ERR_INVALID_ARG, "score: an answer to score is one sample, not %zu", r->n_samples);
+            goto done;
+        }
+        if ((st = answer_ids(e, p->answer, &forced, err)) != VS2_OK) goto done;
+    }
+    if (run.dump) run.dump(run.dump_user, "pixel_values", video->pixel_values, video->rows, VS2_PATCH_DIM);
 
     /* The prompt. */
     user = vs2_prompt_render(p->tmpl, prompt);
@@ -688,10 +753,11 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
         goto done;
     }
     if ((st = vs2_rope_index(cfg, ids.ids, n, &grid, 1, pos, &rope_delta, err)) != VS2_OK) goto done;
-    if ((st = vs2_kv_cache_create(e->llm, n + r->max_new_tokens, &kv, err)) != VS2_OK) goto done;
-    st = vs2_llm_forward(e->llm, kv, ids.ids, n, vemb, n_video, pos, prefill_logits, 1, &run, err);
+    if ((st = dump_llm_inputs(&run, &ids, pos, rope_delta, err)) != VS2_OK) goto done;
+    int64_t n_new = p->answer ? (int64_t)forced.n : r->max_new_tokens;
+    if ((st = vs2_kv_cache_create(e->llm, n + n_new, &kv, err)) != VS2_OK) goto done;
+    st = prefill(e, p, kv, &ids, vemb, n_video, pos, prefill_logits, &run, err);
     if (st != VS2_OK) goto done;
-    if (run.dump) run.dump(run.dump_user, "logits", prefill_logits, 1, n_vocab);
     r->prefill_ms = now_ms() - t0;
     free(vemb);
     vemb = NULL;
@@ -706,8 +772,8 @@ static vs2_status score_video(const vs2_engine *e, const vs2_video *video, const
     t0 = now_ms();
     for (size_t s0 = 0; s0 < r->n_samples && st == VS2_OK; s0 += DECODE_BATCH) {
         const int B = r->n_samples - s0 < DECODE_BATCH ? (int)(r->n_samples - s0) : DECODE_BATCH;
-        st = generate_batch(e, p, r, (int)s0, B, &ids, kv, prefill_logits, rope_delta, &run,
-                            p->on_progress ? &prog : NULL, err);
+        st = generate_batch(e, p, r, (int)s0, B, &ids, p->answer ? &forced : NULL, kv, prefill_logits,
+                            rope_delta, &run, p->on_progress ? &prog : NULL, err);
     }
     r->generate_ms = now_ms() - t0;
 
@@ -727,6 +793,7 @@ done:
     free(vemb);
     free(user);
     vs2_ids_free(&ids);
+    vs2_ids_free(&forced);
     if (st != VS2_OK) {
         vs2_result_free(r);
         return st;

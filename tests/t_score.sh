@@ -4,7 +4,7 @@
 # every JSON key with consistent values (frames/grid against `vs2 frames --json`, prompt_tokens
 # against `vs2 tokenize --chat-video`), no invented scores, greedy determinism, the thread count
 # not changing the answer, seeded sampling, --samples, T-INF vs T-EVAL, stage dumps, the
-# terminal summary, and the errors: missing model, repo id not in an empty cache offline, bad
+# terminal summary, --answer-file (teacher forcing), and the errors: missing model, repo id not in an empty cache offline, bad
 # video (exit 1), bad usage (exit 2).
 # Comparisons of ids and texts are exact: the forward pass is deterministic and must not depend on
 # the thread count. Exits 77 (skipped) without ffmpeg.
@@ -174,6 +174,31 @@ out=$(score --max-video-tokens 10 2>&1); rc=$?
 contains "$out" "video tokens planned" "token limit"
 score --nframes 2 > "$WORK/n2.json" || fail "--nframes 2: exit $?"
 $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["frames"] == 2, r["frames"]' "$WORK/n2.json" || fail "--nframes 2 frames"
+# 6b. --answer-file: a planted answer is scored, not generated (teacher forcing); its own text is
+# the output and its score list the parse; the soft scores exist at the digits' token indices.
+printf '<think>\nfine.\n</think>\n\n(1) visual quality: 4\n(2) text-to-video alignment: 2\n(3) physical/common-sense consistency: 5\n' > "$WORK/answer.txt"
+score --answer-file "$WORK/answer.txt" --sample > "$WORK/answer.json" 2> "$WORK/answer.err" \
+    || fail "--answer-file: exit $? ($(cat "$WORK/answer.err"))"
+$PY - "$WORK/answer.json" <<'EOF' || fail "--answer-file JSON checks"
+import json, sys
+r = json.load(open(sys.argv[1]))
+dims = ["visual_quality", "text_alignment", "physical_consistency"]
+assert r["stop_reason"] == "answer", r["stop_reason"]
+assert r["output"].rstrip("\n").endswith("consistency: 5"), r["output"]
+assert [r["scores"][d] for d in dims] == [4, 2, 5], r["scores"]
+assert all(r["soft_token_index"][d] >= 0 for d in dims), r["soft_token_index"]
+assert all(r["soft_scores"][d] is not None for d in dims), r["soft_scores"]
+EOF
+: > "$WORK/empty.txt"
+out=$(score --answer-file "$WORK/empty.txt" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "empty answer: exit $rc"
+contains "$out" "empty" "empty answer"
+out=$(score --answer-file "$WORK/answer.txt" --samples 2 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "answer with 2 samples: exit $rc"
+contains "$out" "one sample" "answer with 2 samples"
+out=$(score --answer-file "$WORK/no-answer.txt" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "missing answer file: exit $rc"
+contains "$out" "no-answer.txt" "missing answer file"
 
 # 7. Usage errors: exit 2.
 for args in "--video $V" "--prompt x" "--video $V --prompt x --template foo" "--video $V --prompt x --samples 0" \

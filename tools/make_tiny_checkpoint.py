@@ -16,7 +16,8 @@ infinities or NaNs, exact in float64 sums. Standard library only.
 
   make_tiny_checkpoint.py --out DIR [--seed N] [--layout hub|nested] [--names hub|new]
                           [--shards K] [--dtype bf16|f16|f32] [--tokenizer-dir DIR]
-                          [--vocab-size V] [--tie] [--preset tiny|full] [--layers L ...]
+                          [--vocab-size V] [--tie] [--preset tiny|geom7b|full] [--layers L ...]
+                          [--sharpen F] [--sharpen-vision F] [--patch-embed-down F]
 """
 import argparse
 import array
@@ -36,6 +37,11 @@ PRESETS = {
     "tiny": dict(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128,
                  v_depth=4, v_hidden=32, v_heads=2, v_intermediate=64, fullatt=[1, 3],
                  mrope=[2, 3, 3]),
+    # The 7B attention geometry at small depth and width: head_dim 128, 7 query heads per KV
+    # head, mrope_section [16, 24, 24]; vision head_dim 80; full attention at blocks 1 and 3.
+    "geom7b": dict(hidden=896, layers=2, heads=7, kv_heads=1, intermediate=256,
+                   v_depth=4, v_hidden=160, v_heads=2, v_intermediate=128, fullatt=[1, 3],
+                   mrope=[16, 24, 24]),
     # Qwen2.5-VL-7B-Instruct.
     "full": dict(hidden=3584, layers=28, heads=28, kv_heads=4, intermediate=18944,
                  v_depth=32, v_hidden=1280, v_heads=16, v_intermediate=3420,
@@ -138,7 +144,9 @@ def sharp_boost(name):
 def random_bytes(rng, n, dtype, boost=0):
     """n elements of random values of the given dtype, little-endian (× 4^boost)."""
     size = DTYPES[dtype][1]
-    b = bytearray(rng.randbytes(n * size))
+    # randbytes takes < 2^31 bits per call; chunks of whole 32-bit words give the same stream.
+    chunk = 1 << 26
+    b = bytearray(b"".join(rng.randbytes(min(chunk, n * size - i)) for i in range(0, n * size, chunk)))
     hi = {"bf16": BF16_HI, "f16": F16_HI, "f32": F32_HI}[dtype]
     if boost:
         hi = boosted(hi, boost)
@@ -164,7 +172,50 @@ def value_sum(data, dtype):
     return math.fsum(a)
 
 
-def write_shard(path, entries, dtype, rng, sparse, names, sharp=False):
+def qk_rows(name, shape):
+    """Rows of a weight/bias that feed attention scores: q/k projections (LLM) and the q and k
+    thirds of the vision qkv."""
+    if ".self_attn.q_proj." in name or ".self_attn.k_proj." in name:
+        return shape[0]
+    if ".attn.qkv." in name:
+        return shape[0] * 2 // 3
+    return 0
+
+
+def scale_exponent(data, n, dtype, k):
+    """Multiply the first n bytes' elements by 2^k (k may be negative) through the exponent;
+    the generator's exponents (f16 8..11, bf16/f32 120..123) stay normal for |k| <= 8."""
+    size = DTYPES[dtype][1]
+    b = bytearray(data)
+    hi = b[size - 1:n:size]
+    if dtype == "f16":  # exponent bits 2..6 of the top byte
+        b[size - 1:n:size] = bytes(x + (k << 2) if k >= 0 else x - ((-k) << 2) for x in hi)
+    else:  # bf16/f32: the exponent spans the top byte's low 7 bits and the next byte's top bit
+        lo = b[size - 2:n:size]
+        e = [((h & 0x7F) << 1 | l >> 7) + k for h, l in zip(hi, lo)]
+        b[size - 1:n:size] = bytes((h & 0x80) | (x >> 1) for h, x in zip(hi, e))
+        b[size - 2:n:size] = bytes((l & 0x7F) | ((x & 1) << 7) for l, x in zip(lo, e))
+    return bytes(b)
+
+
+def sharpen_bytes(data, name, shape, dtype, factor, factor_vision, patch_down=1):
+    """Scale the q/k rows by a power of two (factor_vision in the vision tower) by raising the
+    exponent: random weights give nearly uniform attention, where RoPE, masks and window order
+    hardly show."""
+    if name == "visual.patch_embed.proj.weight" and patch_down > 1:
+        # A smaller residual stream, so that the blocks' contributions are not dwarfed by it.
+        return scale_exponent(data, len(data), dtype, -int(math.log2(patch_down)))
+    rows = qk_rows(name, shape)
+    if name.startswith("visual."):
+        factor = factor_vision
+    if not rows or factor == 1:
+        return data
+    n = rows * (numel(shape) // shape[0]) * DTYPES[dtype][1]
+    return scale_exponent(data, n, dtype, int(math.log2(factor)))
+
+
+def write_shard(path, entries, dtype, rng, sparse, names, sharpen=1, sharpen_vision=1, patch_down=1,
+                sharp=False):
     """entries: [(hub name, shape)]; returns manifest rows. Header padded to 8 bytes."""
     st_dtype, esize = DTYPES[dtype]
     header, off, rows = {}, 0, []
@@ -189,7 +240,8 @@ def write_shard(path, entries, dtype, rng, sparse, names, sharp=False):
             if sparse:
                 row["crc32"] = row["sum"] = None
             else:
-                data = random_bytes(rng, numel(shape), dtype, sharp_boost(name) if sharp else 0)
+                data = sharpen_bytes(random_bytes(rng, numel(shape), dtype, sharp_boost(name) if sharp else 0),
+                                     name, shape, dtype, sharpen, sharpen_vision, patch_down)
                 f.write(data)
                 row["crc32"] = zlib.crc32(data)
                 row["sum"] = value_sum(data, dtype)
@@ -350,6 +402,14 @@ def main():
     ap.add_argument("--sharp", action="store_true",
                     help="scale q/k, the final norm and the head (bf16/f32, untied) so that "
                          "attention and next-token distributions are peaked")
+    ap.add_argument("--sharpen", type=int, default=1, choices=[1, 2, 4, 8, 16],
+                    help="scale the LLM's q/k projections by this factor")
+    ap.add_argument("--sharpen-vision", type=int, choices=[1, 4, 16, 64, 256],
+                    help="scale the vision q/k by this factor (default: --sharpen); its random "
+                         "inputs are small after the norms, so it needs more to be peaked")
+    ap.add_argument("--patch-embed-down", type=int, default=1, choices=[1, 4, 16, 64],
+                    help="divide the vision patch embedding by this factor (a smaller residual "
+                         "stream makes the vision blocks' attention visible in their outputs)")
     a = ap.parse_args()
     if a.sharp and (a.dtype == "f16" or a.tie):
         sys.exit("--sharp needs --dtype bf16 or f32 and an untied head")
@@ -390,7 +450,7 @@ def main():
         fname = (f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors" if a.shards > 1
                  else "model.safetensors")
         rows, nbytes = write_shard(os.path.join(a.out, fname), grp, a.dtype, rng, sparse, a.names,
-                                   a.sharp)
+                                   a.sharpen, a.sharpen_vision or a.sharpen, a.patch_embed_down, a.sharp)
         manifest += rows
         total += nbytes
         for r in rows:

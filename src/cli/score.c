@@ -47,6 +47,10 @@ static void usage(FILE *f) {
             "output\n"
             "  --json / --no-json     one JSON object (default when stdout is not a terminal)\n"
             "  --dump-stages DIR      write each stage's output (fp32) and index.json to DIR\n"
+            "  --dump-all-logits      with --dump-stages: the logits of every prompt position\n"
+            "scoring a given answer\n"
+            "  --answer-file FILE     generate nothing: score this answer text (teacher forcing);\n"
+            "                         with --sample the soft scores use the reference's T=0.7 distributions\n"
             "  --verbose              log loading steps to stderr\n"
             "  --quiet                no progress line (it is shown only when stderr is a terminal)\n"
             "\nExit status: 0 scored (also when the answer has no scores: the result says why),\n"
@@ -117,7 +121,8 @@ static void on_progress(void *user, vs2_phase phase, int64_t done, int64_t total
     sl->shown = 1;
 }
 
-static char *read_prompt_file(const char *path) {
+/* The text of a prompt or answer file ("what" names it in errors). */
+static char *read_text_file(const char *path, const char *what) {
     FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "vs2 score: %s: cannot open: %s\n", path, strerror(errno));
@@ -132,7 +137,7 @@ static char *read_prompt_file(const char *path) {
     }
     if (n && s[n - 1] == '\n') s[--n] = '\0'; /* one trailing newline, as an editor adds */
     if (strlen(s) != n) {
-        fprintf(stderr, "vs2 score: %s: the prompt contains a NUL byte\n", path);
+        fprintf(stderr, "vs2 score: %s: the %s contains a NUL byte\n", path, what);
         free(s);
         return NULL;
     }
@@ -244,7 +249,7 @@ int cmd_score(int argc, char **argv) {
     vs2_hub_params hp = vs2_hub_default_params();
     vs2_score_params sp = vs2_score_default_params();
     sp.video.max_video_tokens = CLI_MAX_VIDEO_TOKENS;
-    const char *video = NULL, *prompt = NULL, *prompt_file = NULL;
+    const char *video = NULL, *prompt = NULL, *prompt_file = NULL, *answer_file = NULL;
     int json = -1, verbose = 0, quiet = 0, sample = 0, greedy = 0, vk;
     long long samples = 1;
     for (int i = 1; i < argc; i++) {
@@ -261,6 +266,7 @@ int cmd_score(int argc, char **argv) {
         else if (!strcmp(a, "--offline")) hp.offline = 1;
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) verbose = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
+        else if (!strcmp(a, "--dump-all-logits")) sp.dump_all_logits = 1;
         else if (a[0] == '-' && a[1] == '-' && !has) {
             fprintf(stderr, "vs2 score: %s needs a value (or is unknown; see vs2 score --help)\n", a);
             return 2;
@@ -270,6 +276,7 @@ int cmd_score(int argc, char **argv) {
         else if (!strcmp(a, "--prompt-file")) prompt_file = argv[++i];
         else if (!strcmp(a, "--revision")) hp.revision = argv[++i];
         else if (!strcmp(a, "--dump-stages")) sp.dump_dir = argv[++i];
+        else if (!strcmp(a, "--answer-file")) answer_file = argv[++i];
         else if (!strcmp(a, "--template")) {
             const char *t = argv[++i];
             if (!strcmp(t, "eval")) sp.tmpl = VS2_TEMPLATE_EVAL;
@@ -363,13 +370,22 @@ int cmd_score(int argc, char **argv) {
 
     char *prompt_buf = NULL;
     if (prompt_file) {
-        prompt_buf = read_prompt_file(prompt_file);
+        prompt_buf = read_text_file(prompt_file, "prompt");
         if (!prompt_buf) return 1;
         prompt = prompt_buf;
     }
     if (!cli_check_video("vs2 score", video) || !cli_check_prompt("vs2 score", prompt)) {
         free(prompt_buf);
         return 1;
+    }
+    char *answer_buf = NULL;
+    if (answer_file) {
+        answer_buf = read_text_file(answer_file, "answer");
+        if (!answer_buf) {
+            free(prompt_buf);
+            return 1;
+        }
+        sp.answer = answer_buf;
     }
 
     cli_hub_view hv; /* a download says what, where, how much, with rate and ETA (as vs2 download) */
@@ -394,6 +410,7 @@ int cmd_score(int argc, char **argv) {
         if (live && !verbose) fputc('\n', stderr);
         fprintf(stderr, "vs2 score: %s\n", err.message);
         free(prompt_buf);
+        free(answer_buf);
         return 1;
     }
     sp.video.threads = ep.threads;
@@ -424,5 +441,6 @@ int cmd_score(int argc, char **argv) {
     vs2_result_free(r);
     vs2_engine_free(eng);
     free(prompt_buf);
+    free(answer_buf);
     return rc;
 }
