@@ -156,7 +156,7 @@ vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs
     const char *model = p->model && *p->model ? p->model : VS2_DEFAULT_MODEL;
     vs2_status st = vs2_hub_resolve(model, &hp, &e->dir, err);
     if (st != VS2_OK) goto fail;
-    elog(e, 2, "model %s: %s", model, e->dir);
+    if (strcmp(model, e->dir)) elog(e, 2, "model %s: %s", model, e->dir); /* a repo id resolved */
 
     vs2_model_files_params mp = vs2_model_files_default_params();
     mp.check_tensors = 1;

@@ -4,8 +4,8 @@
 Run by hand (never in CI), on the CPU, with Debian 12's python3-torch 1.13.1:
 
   /usr/bin/python3 tools/golden/make_goldens.py --transformers T/src --qwen-vl-utils Q/src \
-      --tokenizer-dir build/test-tmp/tokref --spec ../shared/docs/videoscore2.md \
-      --answers ../shared/data/videoscore2/vs2_bench__released_model_normed_soft__499items.json \
+      --tokenizer-dir build/test-tmp/tokref --spec tests/data/videoscore2/templates.md \
+      --answers tests/data/videoscore2/vs2_bench__released_model_normed_soft__499items.json \
       --out tests/golden [--work DIR] [--only CASE]
 
 T is a source snapshot of transformers at v4.53.2 (commit 37f8b0b5...), Q one of the QwenLM
@@ -199,7 +199,7 @@ def slow_tokenizer(tokdir, work):
 
 
 def spec_templates(spec):
-    """T-EVAL and T-INF: the first two ```json string literals of videoscore2.md §2.2."""
+    """T-EVAL and T-INF: the first two ```json string literals of the templates file."""
     text = open(spec, encoding="utf-8").read()
     lits = re.findall(r'```json\n(".*?")\n```', text, re.S)
     return {"eval": json.loads(lits[0]), "inf": json.loads(lits[1])}
@@ -303,7 +303,7 @@ def hooks(model):
 
 
 def soft_scores(tok, gen_ids, scores):
-    """The VideoScore2 release inference script's soft scores (videoscore2.md §2.7): first
+    """The VideoScore2 release inference script's soft scores (docs/videoscore2-reference.md §2.7): first
     match of the optional "(k) "/newline prefix + label, first digit after it, the smallest
     prefix of generated ids whose decode equals the text up to that digit; log_softmax of the
     processed scores there; normed s*·p(s*)/P and expected Σ s·p_s/P over digit tokens 1..5."""
@@ -464,7 +464,7 @@ def main():
     ap.add_argument("--transformers", required=True, help="transformers v4.53.2 src/ directory")
     ap.add_argument("--qwen-vl-utils", required=True, help="qwen-vl-utils src/ directory")
     ap.add_argument("--tokenizer-dir", required=True, help="tokenizer.json + tokenizer_config.json")
-    ap.add_argument("--spec", required=True, help="videoscore2.md (the T-EVAL/T-INF literals)")
+    ap.add_argument("--spec", required=True, help="tests/data/videoscore2/templates.md (the T-EVAL/T-INF literals)")
     ap.add_argument("--answers", required=True, help="published VideoScore2 results (JSON list)")
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "golden"))
     ap.add_argument("--work", default="/tmp/vs2-golden-work")
