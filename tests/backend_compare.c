@@ -40,15 +40,6 @@
 #define MIN_TOP1 0.95
 #define GREEDY_STEPS 64
 
-static double nmse(const float *a, const float *ref, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        num += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? num / den : num;
-}
-
 static void fill_random(float *x, int64_t n, uint64_t seed) {
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
     for (int64_t i = 0; i < n; i++) {
@@ -86,7 +77,7 @@ static double compare_stages(const char *what, const stages *ref, const stages *
     CHECK_EQ_INT(ref->n, fast->n);
     for (int i = 0; i < ref->n && i < fast->n; i++) {
         if (!strcmp(ref->name[i], "vision.window_index")) continue;
-        double e = nmse(fast->data[i], ref->data[i], ref->size[i]);
+        double e = check_nmse(fast->data[i], ref->data[i], ref->size[i]);
         printf("  %-8s %-22s NMSE %.3e\n", what, ref->name[i], e);
         CHECK_MSG(e <= MAX_NMSE, "%s: NMSE %.3e > %.0e", ref->name[i], e, MAX_NMSE);
         worst = e > worst ? e : worst;
@@ -194,7 +185,7 @@ static void check_checkpoint(const char *set, const char *dir) {
     stages_free(&sr);
     stages_free(&sf);
     run.dump = NULL;
-    double e = nmse(lf, lr, n * V);
+    double e = check_nmse(lf, lr, n * V);
     printf("  llm      logits (all %lld positions) NMSE %.3e\n", (long long)n, e);
     CHECK_MSG(e <= MAX_NMSE, "logits NMSE %.3e", e);
 

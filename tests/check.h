@@ -4,6 +4,7 @@
 #define VS2_CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,16 @@ static int check_failures_ = 0, check_passed_ = 0, check_failed_ = 0;
             check_failures_++;                                                             \
         }                                                                                  \
     } while (0)
+
+/* Normalised mean squared error of a against ref: Σ(a − ref)² / Σref² (Σ(a − ref)² when ref is 0). */
+static inline double check_nmse(const float *a, const float *ref, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? num / den : num;
+}
 
 /* Run one test function and count it as passed if it raised no CHECK failure. */
 #define RUN(fn)                                                                            \

@@ -129,15 +129,6 @@ static void test_f32_to_f16(void) {
     CHECK((vs2k_f32_to_f16(NAN) & 0x7C00) == 0x7C00 && (vs2k_f32_to_f16(NAN) & 0x3FF));
 }
 
-static double nmse(const float *a, const float *ref, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        num += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? num / den : num;
-}
-
 /* One linear through a kernel set with a pool of `threads`. */
 static void run_set(const vs2_kernels *k, const vs2_tensor *w, const vs2_tensor *b, const float *x,
                     int64_t M, int threads, float *y) {
@@ -184,7 +175,7 @@ static void test_q8_linear(void) {
         vs2_tensor b = {.name = "b", .dtype = VS2_DTYPE_BF16, .ndim = 1, .shape = {N}, .data = b16};
         run_set(&vs2k_ref, &w, &b, x, M, 1, yr);
         run_set(&vs2k_q8_portable, &w, &b, x, M, 2, yp);
-        double e = nmse(yp, yr, M * N);
+        double e = check_nmse(yp, yr, M * N);
         CHECK_MSG(e <= 1e-3, "q8 vs ref M=%lld K=%lld N=%lld: NMSE %.3g", (long long)M, (long long)K,
                   (long long)N, e);
         for (int t = 1; vnni && t <= 2; t++) {
