@@ -185,11 +185,6 @@ vs2_status vs2k_weight_prepare(const vs2_prep *prep, const vs2_tensor *t, const 
         bytes > SIZE_MAX)
         return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' is too large to quantise", t->name);
     const uint8_t *cached = vs2_wcache_take(prep->cache, w, (size_t)bytes);
-    if (cached && getenv("VS2_EXP_COPY")) {
-        w->q = aligned_alloc(64, (size_t)bytes);
-        memcpy(w->q, cached, (size_t)bytes);
-        return VS2_OK;
-    }
     if (cached) {
         w->q = (uint8_t *)cached; /* read-only map; kernels only read */
         w->borrowed = 1;

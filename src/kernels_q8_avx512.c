@@ -14,9 +14,8 @@
 #include <immintrin.h>
 #include <math.h>
 
-#ifndef PREFETCH_BLOCKS
-#define PREFETCH_BLOCKS 8 /* how far ahead each weight stream is prefetched */
-#endif
+/* How far ahead each weight stream is prefetched (a hint: past the end it never faults). */
+#define PREFETCH_BLOCKS 8
 #include <string.h>
 
 static inline __attribute__((always_inline)) void
