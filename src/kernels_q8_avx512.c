@@ -13,10 +13,10 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 /* How far ahead each weight stream is prefetched (a hint: past the end it never faults). */
 #define PREFETCH_BLOCKS 8
-#include <string.h>
 
 static inline __attribute__((always_inline)) void
 tile(const int MR, const int NG, const vs2_q8_act *a, int64_t m0, const vs2_weight *w, int64_t g,
