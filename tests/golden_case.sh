@@ -28,7 +28,7 @@ SRC=${VS2_SOURCE_DIR:?}
 VS2=${VS2_BIN:?}
 G=$SRC/tests/golden
 TOK=${VS2_TEST_TMP:?}/tokref
-WORK=$VS2_TEST_TMP/golden/$CASE
+WORK=$VS2_TEST_TMP/golden/$CASE${VS2_GOLDEN_TAG:+_$VS2_GOLDEN_TAG} # one directory per backend: they may run at once
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
