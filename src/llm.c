@@ -26,6 +26,7 @@
  * bit). */
 #include "internal.h"
 #include "llm.h"
+#include "model_tensors.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -77,33 +78,11 @@ static float *key_at(const vs2_kv_cache *kv, int l, int g, int64_t p, int64_t *s
 /* Loading                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
 
-static vs2_status get_tensor(const vs2_model_files *mf, const char *name, int ndim, int64_t d0,
-                             int64_t d1, const vs2_tensor **out, vs2_error *err) {
-    const vs2_tensor *t = vs2_model_files_tensor(mf, name);
-    if (!t) return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' is missing", name);
-    if (t->dtype != VS2_DTYPE_F32 && t->dtype != VS2_DTYPE_F16 && t->dtype != VS2_DTYPE_BF16)
-        return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' (%s): dtype %s is not F32, F16 or BF16", name,
-                         t->file, vs2_dtype_name(t->dtype));
-    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
-        if (ndim == 2)
-            return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' (%s): shape is not [%lld, %lld]", name,
-                             t->file, (long long)d0, (long long)d1);
-        return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' (%s): shape is not [%lld]", name, t->file,
-                         (long long)d0);
-    }
-    *out = t;
-    return VS2_OK;
-}
-
 /* A 1-D weight widened to fp32 (malloc'd). */
-static vs2_status get_vector(const vs2_model_files *mf, const char *name, int64_t d, float **out,
-                             vs2_error *err) {
-    const vs2_tensor *t = NULL;
-    vs2_status st = get_tensor(mf, name, 1, d, 0, &t, err);
-    if (st != VS2_OK) return st;
-    float *v = malloc((size_t)d * sizeof *v);
-    if (!v) return vs2__fail(err, VS2_ERR_NOMEM, "out of memory for '%s'", name);
-    vs2k_widen(t, 0, d, v);
+static vs2_status widen(const vs2_tensor *t, float **out, vs2_error *err) {
+    float *v = malloc((size_t)t->shape[0] * sizeof *v);
+    if (!v) return vs2__fail(err, VS2_ERR_NOMEM, "out of memory for '%s'", t->name);
+    vs2k_widen(t, 0, t->shape[0], v);
     *out = v;
     return VS2_OK;
 }
@@ -130,13 +109,60 @@ vs2_status vs2_llm_create(const vs2_model_files *mf, vs2_llm **out, vs2_error *e
     return vs2_llm_create_k(mf, &prep, out, err);
 }
 
-/* Look up a [d0 × d1] weight and its optional [d0] bias and prepare them for the kernel set. */
-static vs2_status get_weight(const vs2_model_files *mf, const vs2_prep *prep, const char *wname, const char *bname, int64_t d0, int64_t d1,
-                             vs2_weight *out, vs2_error *err) {
-    const vs2_tensor *w = NULL, *b = NULL;
-    vs2_status st = get_tensor(mf, wname, 2, d0, d1, &w, err);
-    if (st == VS2_OK && bname) st = get_tensor(mf, bname, 1, d0, 0, &b, err);
-    if (st == VS2_OK) st = vs2k_weight_prepare(prep, w, b, out, err);
+/* The field a table entry (model_tensors.c) binds to; y is the entry's layer, if any. */
+static vs2_weight *matrix_of(vs2_llm *m, layer *y, vs2_tensor_slot slot) {
+    switch (slot) {
+    case VS2_T_Q: return &y->q;
+    case VS2_T_K: return &y->k;
+    case VS2_T_V: return &y->v;
+    case VS2_T_O: return &y->o;
+    case VS2_T_GATE: return &y->gate;
+    case VS2_T_UP: return &y->up;
+    case VS2_T_DOWN: return &y->down;
+    case VS2_T_LM_HEAD: return &m->lm_head;
+    default: return NULL;
+    }
+}
+
+static float **vector_of(vs2_llm *m, layer *y, vs2_tensor_slot slot) {
+    switch (slot) {
+    case VS2_T_IN_NORM: return &y->in_norm;
+    case VS2_T_POST_NORM: return &y->post_norm;
+    case VS2_T_NORM: return &m->final_norm;
+    default: return NULL;
+    }
+}
+
+static vs2_status bind_entry(const vs2_model_files *mf, const vs2_prep *prep, vs2_llm *m, const vs2_tensor_spec *s,
+                             int k, vs2_error *err) {
+    layer *y = s->part == VS2_PART_LLM_LAYER ? &m->layers[k] : NULL;
+    if (vs2_tensor_absent(s, vs2_model_files_config(mf))) /* tied: the head is the embedding */
+        return vs2k_weight_prepare(prep, m->embed, NULL, matrix_of(m, y, s->slot), err);
+    const vs2_tensor *w, *bias;
+    vs2_status st = vs2_tensor_get(mf, s, k, &w, &bias, err);
+    if (st != VS2_OK) return st;
+    switch (s->use) {
+    case VS2_USE_MATRIX: return vs2k_weight_prepare(prep, w, bias, matrix_of(m, y, s->slot), err);
+    case VS2_USE_VECTOR: return widen(w, vector_of(m, y, s->slot), err);
+    case VS2_USE_STORED: m->embed = w; return VS2_OK; /* the only stored entry */
+    }
+    return VS2_OK;
+}
+
+/* Every language-model entry of the table, in its order (layer entries layer by layer). */
+static vs2_status bind_weights(const vs2_model_files *mf, const vs2_prep *prep, vs2_llm *m, vs2_error *err) {
+    size_t n;
+    const vs2_tensor_spec *T = vs2_model_tensors(&n);
+    vs2_status st = VS2_OK;
+    for (size_t i = 0; i < n && st == VS2_OK;) {
+        size_t j = i + 1;
+        while (j < n && T[j].part == T[i].part) j++;
+        const int layers = T[i].part == VS2_PART_LLM_LAYER;
+        if (layers || T[i].part == VS2_PART_LLM)
+            for (int k = 0; k < (layers ? m->L : 1) && st == VS2_OK; k++)
+                for (size_t e = i; e < j && st == VS2_OK; e++) st = bind_entry(mf, prep, m, &T[e], k, err);
+        i = j;
+    }
     return st;
 }
 
@@ -172,7 +198,6 @@ vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_prep *prep, vs2
     m->k = prep->k;
     for (int a = 0; a < 3; a++) m->section[a] = c->mrope_section[a];
 
-    const int64_t D = m->D, qd = (int64_t)m->Hq * m->hd, kvd = (int64_t)m->Hkv * m->hd, I = m->I;
     vs2_status st = VS2_OK;
     m->layers = calloc((size_t)m->L, sizeof *m->layers);
     m->inv_freq = malloc((size_t)(m->hd / 2) * sizeof(float));
@@ -182,46 +207,7 @@ vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_prep *prep, vs2
     }
     vs2_rope_inv_freq(m->hd, c->rope_theta, m->inv_freq);
 
-    st = get_tensor(mf, "model.embed_tokens.weight", 2, m->V, D, &m->embed, err);
-    if (st != VS2_OK) goto fail;
-    if (c->tie_word_embeddings) {
-        /* tied: transformers ignores any stored lm_head.weight */
-        st = vs2k_weight_prepare(prep, m->embed, NULL, &m->lm_head, err);
-    } else if (!vs2_model_files_tensor(mf, "lm_head.weight")) {
-        st = vs2__fail(err, VS2_ERR_MODEL, "tensor 'lm_head.weight' is missing and tie_word_embeddings is false");
-    } else {
-        st = get_weight(mf, prep, "lm_head.weight", NULL, m->V, D, &m->lm_head, err);
-    }
-    if (st != VS2_OK) goto fail;
-    st = get_vector(mf, "model.norm.weight", D, &m->final_norm, err);
-    if (st != VS2_OK) goto fail;
-
-    for (int l = 0; l < m->L && st == VS2_OK; l++) {
-        layer *y = &m->layers[l];
-        char name[128], bname[128];
-#define W(field, proj, biased, d0, d1)                                                              \
-    if (st == VS2_OK) {                                                                             \
-        snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, proj);                         \
-        snprintf(bname, sizeof bname, "model.layers.%d.%s.bias", l, proj);                         \
-        st = get_weight(mf, prep, name, (biased) ? bname : NULL, d0, d1, &y->field, err);           \
-    }
-        W(q, "self_attn.q_proj", 1, qd, D)
-        W(k, "self_attn.k_proj", 1, kvd, D)
-        W(v, "self_attn.v_proj", 1, kvd, D)
-        W(o, "self_attn.o_proj", 0, D, qd)
-        W(gate, "mlp.gate_proj", 0, I, D)
-        W(up, "mlp.up_proj", 0, I, D)
-        W(down, "mlp.down_proj", 0, D, I)
-#undef W
-        if (st == VS2_OK) {
-            snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
-            st = get_vector(mf, name, D, &y->in_norm, err);
-        }
-        if (st == VS2_OK) {
-            snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
-            st = get_vector(mf, name, D, &y->post_norm, err);
-        }
-    }
+    st = bind_weights(mf, prep, m, err);
     if (st != VS2_OK) goto fail;
     *out = m;
     vs2__ok(err);
