@@ -83,16 +83,12 @@ static double kv_budget_bytes(const char **what) {
     return b;
 }
 
-/* Bytes of KV cache per position (fp32 keys and values of every layer). */
-static double kv_bytes_per_token(const vs2_config *cfg) {
-    return 2.0 * cfg->num_hidden_layers * cfg->num_key_value_heads * cfg->head_dim * sizeof(float);
-}
-
 /* Refuse a sequence the model cannot take before any forward pass: past max_position_embeddings,
  * or KV caches past the memory budget (copies: the caches its samples hold at once while they
  * decode together). Both numbers are named. */
-static vs2_status check_sequence_fits(const vs2_config *cfg, int64_t n_prompt, int64_t n_video,
+static vs2_status check_sequence_fits(const vs2_engine *e, int64_t n_prompt, int64_t n_video,
                                       int64_t max_new, int copies, vs2_error *err) {
+    const vs2_config *cfg = vs2_model_files_config(e->mf);
     const int64_t total = n_prompt + max_new;
     if (total > cfg->max_position_embeddings)
         return vs2__fail(err, VS2_ERR_INVALID_ARG,
@@ -101,7 +97,7 @@ static vs2_status check_sequence_fits(const vs2_config *cfg, int64_t n_prompt, i
                          "(config.json); shorten the prompt or use fewer video frames or pixels",
                          (long long)n_prompt, (long long)n_video, (long long)max_new, (long long)total,
                          cfg->max_position_embeddings);
-    const double per_token = kv_bytes_per_token(cfg);
+    const double per_token = vs2_llm_kv_bytes_per_token(e->llm);
     const char *what;
     const double need = per_token * (double)total * copies, budget = kv_budget_bytes(&what);
     char times[64] = "";
@@ -250,7 +246,7 @@ static vs2_status job_begin(const vs2_engine *e, job *j, const vs2_video *video,
     free(user);
     if (st != VS2_OK) return st;
     r->prompt_tokens = (int64_t)j->ids.n;
-    return check_sequence_fits(cfg, (int64_t)j->ids.n, n_video, job_new_tokens(j), job_copies(j), err);
+    return check_sequence_fits(e, (int64_t)j->ids.n, n_video, job_new_tokens(j), job_copies(j), err);
 }
 
 /* The vision tower, the positions and the prefill (with the stage dumps when asked). */
@@ -505,8 +501,7 @@ static void decode_chunk(const vs2_engine *e, job *jobs, size_t n, const vs2_run
 /* The KV bytes a job holds while its answers decode (its prefill cache and the copies its
  * samples take), for the grouping of a call's videos. */
 static double job_kv_bytes(const vs2_engine *e, const job *j) {
-    const vs2_config *cfg = vs2_model_files_config(e->mf);
-    return kv_bytes_per_token(cfg) * (double)((int64_t)j->ids.n + job_new_tokens(j)) * job_copies(j);
+    return vs2_llm_kv_bytes_per_token(e->llm) * (double)((int64_t)j->ids.n + job_new_tokens(j)) * job_copies(j);
 }
 
 static vs2_status score_items(const vs2_engine *e, const vs2_score_item *items, size_t n, const vs2_score_params *p,

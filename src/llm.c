@@ -60,18 +60,37 @@ struct vs2_kv_cache {
     int64_t max, len;
     /* v: [L][Hkv][max][hd]. k: the same, or with kt (the fast sets' attention) each head's keys
      * transposed in blocks of 32 positions, [L][Hkv][max/32][hd][32] (max a multiple of 32), the
-     * layout their attend reads: a new key is written once, never re-laid out per step. */
-    float *k, *v;
-    int kt;
+     * layout their attend reads: a new key is written once, never re-laid out per step.
+     * Elements are fp32, or bf16 with bf16 (a fast set with attend_bf16): half the memory and
+     * the bytes each decode step reads, the precision the checkpoint's own inference keeps. */
+    void *k, *v;
+    int kt, bf16;
 };
 
 static int fast_attention(const vs2_llm *m) { return m->k->attend && m->hd % 16 == 0; }
+static int bf16_cache(const vs2_llm *m) { return fast_attention(m) && m->k->attend_bf16; }
+static size_t kv_esize(const vs2_kv_cache *kv) { return kv->bf16 ? 2 : sizeof(float); }
 
-/* Where key p of layer l, head g starts, and the stride between its elements. */
-static float *key_at(const vs2_kv_cache *kv, int l, int g, int64_t p, int64_t *stride) {
-    float *head = kv->k + ((int64_t)l * kv->Hkv + g) * kv->max * kv->hd;
-    *stride = kv->kt ? 32 : 1;
-    return kv->kt ? head + (p / 32) * 32 * kv->hd + p % 32 : head + p * kv->hd;
+/* The first element of head g of layer l in a cache array (k or v). */
+static void *kv_head(const vs2_kv_cache *kv, void *base, int l, int g) {
+    return (char *)base + (size_t)(((int64_t)l * kv->Hkv + g) * kv->max * kv->hd) * kv_esize(kv);
+}
+
+/* Store hd values as the cache's element type, element d at dst[d·stride]. */
+static void kv_store(const vs2_kv_cache *kv, void *dst, int64_t stride, const float *src) {
+    if (kv->bf16)
+        for (int d = 0; d < kv->hd; d++) ((uint16_t *)dst)[d * stride] = vs2k_f32_to_bf16(src[d]);
+    else
+        for (int d = 0; d < kv->hd; d++) ((float *)dst)[d * stride] = src[d];
+}
+
+/* Write position p's key and value of layer l, head g. */
+static void kv_write(const vs2_kv_cache *kv, int l, int g, int64_t p, const float *key, const float *value) {
+    const size_t es = kv_esize(kv);
+    char *kh = kv_head(kv, kv->k, l, g), *vh = kv_head(kv, kv->v, l, g);
+    if (kv->kt) kv_store(kv, kh + (size_t)((p / 32) * 32 * kv->hd + p % 32) * es, 32, key);
+    else kv_store(kv, kh + (size_t)(p * kv->hd) * es, 1, key);
+    kv_store(kv, vh + (size_t)(p * kv->hd) * es, 1, value);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -219,6 +238,10 @@ fail:
 
 int32_t vs2_llm_vocab(const vs2_llm *llm) { return llm ? llm->V : 0; }
 
+double vs2_llm_kv_bytes_per_token(const vs2_llm *llm) {
+    return llm ? 2.0 * llm->L * llm->Hkv * llm->hd * (bf16_cache(llm) ? 2 : sizeof(float)) : 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* KV cache                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
@@ -228,7 +251,7 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
     if (!llm || !out || max_tokens <= 0)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_kv_cache_create: NULL argument or max_tokens <= 0");
     *out = NULL;
-    const int kt = fast_attention(llm);
+    const int kt = fast_attention(llm), bf16 = bf16_cache(llm);
     if (kt && max_tokens <= INT64_MAX - 31) max_tokens = (max_tokens + 31) / 32 * 32;
     uint64_t per_tok = (uint64_t)llm->L * (uint64_t)llm->Hkv * (uint64_t)llm->hd, total, bytes;
     if (!vs2__mul_ok(per_tok, (uint64_t)max_tokens, &total) || !vs2__mul_ok(total, 2 * sizeof(float), &bytes) ||
@@ -237,8 +260,8 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
     vs2_kv_cache *kv = calloc(1, sizeof *kv);
     if (kv) {
         /* calloc: untouched pages are never committed, so an oversized max_tokens costs nothing. */
-        kv->k = calloc((size_t)total, sizeof(float));
-        kv->v = calloc((size_t)total, sizeof(float));
+        kv->k = calloc((size_t)total, bf16 ? 2 : sizeof(float));
+        kv->v = calloc((size_t)total, bf16 ? 2 : sizeof(float));
     }
     if (!kv || !kv->k || !kv->v) {
         vs2_kv_cache_free(kv);
@@ -250,6 +273,7 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
     kv->hd = llm->hd;
     kv->max = max_tokens;
     kv->kt = kt;
+    kv->bf16 = bf16;
     *out = kv;
     vs2__ok(err);
     return VS2_OK;
@@ -266,18 +290,20 @@ int64_t vs2_kv_cache_len(const vs2_kv_cache *kv) { return kv ? kv->len : 0; }
 int64_t vs2_kv_cache_capacity(const vs2_kv_cache *kv) { return kv ? kv->max : 0; }
 
 vs2_status vs2_kv_cache_copy(vs2_kv_cache *dst, const vs2_kv_cache *src, int64_t len, vs2_error *err) {
-    if (!dst || !src || dst->L != src->L || dst->Hkv != src->Hkv || dst->hd != src->hd || dst->kt != src->kt || len < 0 ||
+    if (!dst || !src || dst->L != src->L || dst->Hkv != src->Hkv || dst->hd != src->hd || dst->kt != src->kt ||
+        dst->bf16 != src->bf16 || len < 0 ||
         len > src->len || len > dst->max)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_kv_cache_copy: caches of different models or length %lld "
                          "outside the source (%lld) or the destination (%lld)", (long long)len,
                          src ? (long long)src->len : 0LL, dst ? (long long)dst->max : 0LL);
-    const size_t row = (size_t)src->hd * sizeof(float) * (size_t)len;
+    const size_t row = (size_t)src->hd * kv_esize(src) * (size_t)len;
     /* Transposed keys: whole blocks of 32 (both capacities are multiples of 32). */
-    const size_t krow = src->kt ? (size_t)src->hd * sizeof(float) * (size_t)((len + 31) / 32 * 32) : row;
-    for (int64_t lh = 0; lh < (int64_t)src->L * src->Hkv; lh++) {
-        memcpy(dst->k + lh * dst->max * dst->hd, src->k + lh * src->max * src->hd, krow);
-        memcpy(dst->v + lh * dst->max * dst->hd, src->v + lh * src->max * src->hd, row);
-    }
+    const size_t krow = src->kt ? (size_t)src->hd * kv_esize(src) * (size_t)((len + 31) / 32 * 32) : row;
+    for (int l = 0; l < src->L; l++)
+        for (int g = 0; g < src->Hkv; g++) {
+            memcpy(kv_head(dst, dst->k, l, g), kv_head(src, src->k, l, g), krow);
+            memcpy(kv_head(dst, dst->v, l, g), kv_head(src, src->v, l, g), row);
+        }
     dst->len = len;
     return VS2_OK;
 }
@@ -362,8 +388,7 @@ static void attention_task(void *ctx, int64_t w, int thread) {
     const int64_t i = w % a->n, lim = a->L0 + i + 1;
     const int g = h / group;
     const float *qi = a->q + i * qstride + (int64_t)h * hd;
-    const float *K = a->kv->k + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
-    const float *Vv = a->kv->v + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
+    const float *K = kv_head(a->kv, a->kv->k, a->l, g), *Vv = kv_head(a->kv, a->kv->v, a->l, g); /* fp32 rows */
     for (int64_t j = 0; j < lim; j++) sc[j] = dot(qi, K + j * hd, hd) * scale;
     vs2k_softmax(sc, lim);
     float *o = a->out + i * qstride + (int64_t)h * hd;
@@ -404,10 +429,9 @@ static void fast_attention_task(void *ctx, int64_t t, int thread) {
             for (int d = 0; d < hd; d++) dst[d] = src[d] * scale;
             lim[hh * nq + i] = a->L0 + i0 + i + 1;
         }
-    int64_t stride;
-    const float *Kt = key_at(a->kv, a->l, (int)g, 0, &stride);
-    const float *V = a->kv->v + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
-    m->k->attend(qbuf, rows, lim, Kt, V, hd, hd, scratch, obuf);
+    const void *Kt = kv_head(a->kv, a->kv->k, a->l, (int)g), *V = kv_head(a->kv, a->kv->v, a->l, (int)g);
+    if (a->kv->bf16) m->k->attend_bf16(qbuf, rows, lim, Kt, V, hd, hd, scratch, obuf);
+    else m->k->attend(qbuf, rows, lim, Kt, V, hd, hd, scratch, obuf);
     for (int hh = 0; hh < group; hh++)
         for (int64_t i = 0; i < nq; i++)
             memcpy(a->out + (i0 + i) * qstride + (g * group + hh) * hd, obuf + (hh * nq + i) * hd,
@@ -441,7 +465,8 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
                                    int64_t n_logits, const vs2_run *run, vs2_error *err);
 
 static vs2_status check_cache(const vs2_llm *llm, const vs2_kv_cache *kv, int64_t n, vs2_error *err) {
-    if (kv->L != llm->L || kv->Hkv != llm->Hkv || kv->hd != llm->hd || kv->kt != fast_attention(llm))
+    if (kv->L != llm->L || kv->Hkv != llm->Hkv || kv->hd != llm->hd || kv->kt != fast_attention(llm) ||
+        kv->bf16 != bf16_cache(llm))
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: the KV cache belongs to another model "
                          "(or to another kernel set's layout)");
     if (n > kv->max - kv->len)
@@ -572,16 +597,10 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
         rope_apply(kb, n, llm->Hkv, (int)hd, cs, sn);
         for (int s = 0; s < nseg; s++) {
             const segment *sg = &segs[s];
-            for (int g = 0; g < llm->Hkv; g++) {
-                float *V = sg->kv->v + (((int64_t)l * sg->kv->Hkv + g) * sg->kv->max + sg->L0) * hd;
-                for (int64_t i = 0; i < sg->n; i++) {
-                    int64_t ks;
-                    float *K = key_at(sg->kv, l, g, sg->L0 + i, &ks);
-                    const float *src = kb + (sg->r0 + i) * kvd + g * hd;
-                    for (int64_t d = 0; d < hd; d++) K[d * ks] = src[d];
-                    memcpy(V + i * hd, vb + (sg->r0 + i) * kvd + g * hd, (size_t)hd * sizeof(float));
-                }
-            }
+            for (int g = 0; g < llm->Hkv; g++)
+                for (int64_t i = 0; i < sg->n; i++)
+                    kv_write(sg->kv, l, g, sg->L0 + i, kb + (sg->r0 + i) * kvd + g * hd,
+                             vb + (sg->r0 + i) * kvd + g * hd);
             attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, pool);
         }
         LIN(att, n, y->o, x);
