@@ -573,7 +573,8 @@ vs2_status vs2_report_write(vs2_results *const *results, const char *const *name
  *
  * Threads: an engine is read-only after vs2_engine_load. Any number of threads may call
  * vs2_score / vs2_score_video with the same engine at once; each call allocates its own KV
- * cache and buffers (about 0.5 GB for a 3,600-token video at the 7B shapes) and frees them. */
+ * cache and buffers (the KV cache of a 3,600-token video at the 7B shapes: about 0.5 GB in fp32 with
+ * the reference set, half that in bf16 with the int8 set) and frees them. */
 
 typedef struct vs2_engine vs2_engine;
 
