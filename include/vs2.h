@@ -814,6 +814,9 @@ typedef struct vs2_rank_params {
     vs2_rank_by by;
     int weighted;               /* 0: (v + t + p) / 3; 1: weights[] (a zero weight ignores a dim) */
     double weights[VS2_NDIMS];
+    /* Optional, for vs2_rank / vs2_rank_videos: called after each candidate (done of n). */
+    void (*on_candidate)(void *user, size_t done, size_t n);
+    void *on_candidate_user;
 } vs2_rank_params;
 
 vs2_rank_params vs2_rank_default_params(void);
@@ -825,6 +828,40 @@ double vs2_rank_key(const vs2_result *result, const vs2_rank_params *params);
 /* order[0..n-1] = candidate indices, best first: keys descending, equal keys in index order
  * (the reference's argmax takes the first index on ties), NAN keys last in index order. */
 void vs2_rank_order(const double *keys, size_t n, size_t *order);
+/* The three values (VS2_DIM_* order) a key is made of: the sample's own for a one-sample
+ * result, else the means over the samples; NAN where missing. */
+void vs2_rank_values(const vs2_result *result, vs2_rank_by by, double v[VS2_NDIMS]);
+
+/* Best-of-N: score n candidate videos for one prompt with the same params, then rank them. */
+typedef struct vs2_rank_result {
+    size_t n;
+    vs2_result **results;       /* NULL where scoring that candidate failed (or was not reached) */
+    char **errors;              /* that failure's message, else NULL */
+    double *keys;               /* vs2_rank_key of each; NAN = no key */
+    size_t *order;              /* best first (vs2_rank_order) */
+    size_t n_failed, n_keyed;   /* candidates that failed; candidates with a key */
+    int stopped;                /* the score params' on_token callback stopped a candidate: the
+                                 * ranking is incomplete (that candidate and the rest are unscored) */
+} vs2_rank_result;
+
+/* A candidate that cannot be scored (a bad video) does not fail the call: it gets an error and
+ * ranks last. The call fails only on bad arguments or when memory runs out. NULL rp = defaults.
+ * Free *out with vs2_rank_result_free. */
+vs2_status vs2_rank(const vs2_engine *engine, const char *prompt, const char *const *video_paths, size_t n,
+                    const vs2_score_params *sp, const vs2_rank_params *rp, vs2_rank_result **out,
+                    vs2_error *err);
+/* The same from prepared videos (vs2_video_load / _from_rgb / _from_images). */
+vs2_status vs2_rank_videos(const vs2_engine *engine, const char *prompt, const vs2_video *const *videos,
+                           size_t n, const vs2_score_params *sp, const vs2_rank_params *rp,
+                           vs2_rank_result **out, vs2_error *err);
+void vs2_rank_result_free(vs2_rank_result *result);
+/* The ranking as one JSON object on one line (malloc'd; NULL on OOM), the format of
+ * `vs2 rank --json` (docs/batch.md): prompt, by, weights, best, best_video, ranking and the
+ * candidates, each with index, video (names[i], or the result's path; names may be NULL), rank,
+ * key and either "result" (full: the vs2_result_to_json object), a summary of its scores (the
+ * lines of `vs2 batch --groups`) or "error"; "error" at the top when the ranking is incomplete. */
+char *vs2_rank_result_to_json(const vs2_rank_result *result, const char *prompt, const char *const *names,
+                              const vs2_rank_params *rp, int full);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Hugging Face hub: find a model in the local cache, or download it there (see docs/hub.md) */

@@ -227,6 +227,44 @@ static char *dir_of(const char *path) {
     return d;
 }
 
+/* "{"id":ID," + the rest of a JSON object: the id first, as on every line of OUT. */
+static char *with_id(const char *id, char *js) {
+    if (!js) return NULL;
+    ev_buf b = {0};
+    ev_buf_puts(&b, "{\"id\":");
+    ev_buf_json_str(&b, id);
+    if (js[0] == '{' && js[1] != '}') ev_buf_puts(&b, ",");
+    ev_buf_puts(&b, js + 1);
+    free(js);
+    if (b.oom) {
+        ev_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* One Best-of-N group scored and ranked by the library: *line is its JSON line, NULL when a
+ * signal stopped it (not a result). 0 = out of memory. */
+static int group_line(const vs2_engine *eng, const vs2_score_params *sp, const vs2_rank_params *rp,
+                      const ev_group *g, const char *root, char **line, int *is_err) {
+    *line = NULL;
+    char **vids = calloc(g->n_videos ? g->n_videos : 1, sizeof *vids);
+    int ok = vids != NULL;
+    for (size_t v = 0; ok && v < g->n_videos; v++) ok = (vids[v] = resolve(g->videos[v], root)) != NULL;
+    vs2_rank_result *gr = NULL;
+    vs2_error err;
+    if (ok && vs2_rank(eng, g->prompt, (const char *const *)vids, g->n_videos, sp, rp, &gr, &err) != VS2_OK) ok = 0;
+    if (ok && !gr->stopped) {
+        *line = with_id(g->id, vs2_rank_result_to_json(gr, g->prompt, (const char *const *)vids, rp, 0));
+        *is_err = gr->n_failed || !gr->n_keyed;
+        ok = *line != NULL;
+    }
+    vs2_rank_result_free(gr);
+    for (size_t v = 0; vids && v < g->n_videos; v++) free(vids[v]);
+    free(vids);
+    return ok;
+}
+
 static int parse_shard(const char *s, long long *k, long long *n) {
     char *end;
     *k = strtoll(s, &end, 10);
@@ -545,25 +583,7 @@ static int run(const opts *o, cli_scoring *sc) {
             char *line = NULL;
             int is_err = 0;
             if (o->groups) {
-                const ev_group *g = &G.g[W[k].src];
-                char **vids = calloc(g->n_videos, sizeof *vids);
-                if (!vids) goto oom;
-                int ok = 1;
-                for (size_t v = 0; v < g->n_videos; v++) ok &= (vids[v] = resolve(g->videos[v], root)) != NULL;
-                cli_group_result gr;
-                memset(&gr, 0, sizeof gr);
-                if (ok && cli_rank_candidates(eng, &sc->sp, &o->rp, g->prompt, vids, g->n_videos, &gr, NULL, NULL) == 0) {
-                    if (!gr.stopped) {
-                        line = cli_group_json(&gr, g->id, g->prompt, vids, &o->rp, 0);
-                        is_err = gr.n_failed || !gr.n_keyed;
-                        ok = line != NULL;
-                    }
-                    cli_group_result_free(&gr);
-                } else {
-                    ok = 0;
-                }
-                for (size_t v = 0; v < g->n_videos; v++) free(vids[v]);
-                free(vids);
+                int ok = group_line(eng, &sc->sp, &o->rp, &G.g[W[k].src], root, &line, &is_err);
                 if (!ok) goto oom;
                 if (!line) break; /* interrupted */
             } else {

@@ -37,27 +37,6 @@ void cli_catch_signals(void);
 /* A vs2_score_params.on_token callback that stops when cli_stop_signal is set. */
 int cli_stop_on_token(void *user, int sample, int step, int32_t id);
 
-/* Best-of-N: score n candidates for one prompt and rank them (rank.c). */
-typedef struct cli_group_result {
-    size_t n;
-    vs2_result **r;             /* NULL where scoring failed */
-    char **error;               /* the failure, else NULL */
-    double *key;                /* NAN = no key */
-    size_t *order;              /* best first */
-    size_t n_failed, n_keyed;
-    int stopped;                /* interrupted by a signal: incomplete */
-} cli_group_result;
-
-/* Returns 0, or -1 on out of memory. progress (may be NULL) is called after each candidate. */
-int cli_rank_candidates(const vs2_engine *eng, const vs2_score_params *sp, const vs2_rank_params *rp,
-                        const char *prompt, char *const *videos, size_t n, cli_group_result *out,
-                        void (*progress)(void *user, size_t done, size_t n), void *progress_user);
-void cli_group_result_free(cli_group_result *g);
-/* The group as one JSON line (malloc'd; NULL on OOM). id may be NULL (vs2 rank). full: each
- * candidate's whole result object under "result"; else a summary of its scores. */
-char *cli_group_json(const cli_group_result *g, const char *id, const char *prompt,
-                     char *const *videos, const vs2_rank_params *rp, int full);
-
 /* "a,b,c" -> three weights (message printed on failure). */
 int cli_parse_weights(const char *cmd, const char *s, double w[VS2_NDIMS]);
 
