@@ -864,12 +864,14 @@ typedef struct vs2_rank_result {
     size_t *order;              /* best first (vs2_rank_order) */
     size_t n_failed, n_keyed;   /* candidates that failed; candidates with a key */
     int stopped;                /* the score params' on_token callback stopped a candidate: the
-                                 * ranking is incomplete (that candidate and the rest are unscored) */
+                                 * ranking is incomplete (that candidate and the rounds after its
+                                 * own are unscored) */
 } vs2_rank_result;
 
 /* A candidate that cannot be scored (a bad video) does not fail the call: it gets an error and
  * ranks last. The call fails only on bad arguments or when memory runs out. NULL rp = defaults.
- * Free *out with vs2_rank_result_free. */
+ * Candidates are scored 8 at a time through vs2_score_batch (their answers decode together; each
+ * result is what vs2_score gives alone). Free *out with vs2_rank_result_free. */
 vs2_status vs2_rank(const vs2_engine *engine, const char *prompt, const char *const *video_paths, size_t n,
                     const vs2_score_params *sp, const vs2_rank_params *rp, vs2_rank_result **out,
                     vs2_error *err);

@@ -333,6 +333,7 @@ typedef struct seq {
     int32_t *ids;
     size_t n;
     int64_t steps;
+    int32_t choice;      /* this step's sampler choice (seq_choose) */
     int maxn;            /* max_new_tokens, or the forced answer's length */
     const vs2_ids *forced; /* teacher forcing: fed instead of the sampler's choices, which still
                             * processes each step's logits */
@@ -372,15 +373,38 @@ static vs2_status seq_start(const vs2_engine *e, seq *g, int first_of_job, vs2_e
     return st;
 }
 
-/* Take the next token of a live answer from its logits; marks it done when it stops. */
-static vs2_status seq_pick(const vs2_engine *e, seq *g, float *logits, vs2_error *err) {
+/* The sampler's choice from an answer's logits (processed in place) and the score digits'
+ * probabilities under them: work on the answer's own state only, so the live answers of a step
+ * run this in parallel (pick_task). */
+static void seq_choose(const vs2_engine *e, seq *g, float *logits) {
+    const int32_t n_vocab = vs2_llm_vocab(e->llm);
+    g->choice = vs2_sampler_next(g->smp, logits);
+    digit_probs_of(logits, n_vocab, e->digit_ids, g->probs[g->n]);
+}
+
+typedef struct pick_job {
+    const vs2_engine *e;
+    seq *g;
+    float *logits;
+    const int *which;
+    int32_t n_vocab;
+} pick_job;
+
+static void pick_task(void *ctx, int64_t k, int thread) {
+    (void)thread;
+    const pick_job *pj = ctx;
+    const int b = pj->which[k];
+    seq_choose(pj->e, &pj->g[b], pj->logits + (size_t)b * pj->n_vocab);
+}
+
+/* Take the chosen token of a live answer (the forced one when teacher forcing), tell the
+ * callback, and mark the answer done when it stops. */
+static vs2_status seq_take(const vs2_engine *e, seq *g, vs2_error *err) {
     const vs2_score_params *p = g->j->p;
     const int32_t n_vocab = vs2_llm_vocab(e->llm);
-    int32_t id = vs2_sampler_next(g->smp, logits);
-    if (g->forced) id = g->forced->ids[g->n];
+    int32_t id = g->forced ? g->forced->ids[g->n] : g->choice;
     if (id < 0 || id >= n_vocab)
         return vs2__fail(err, VS2_ERR_INTERNAL, "generate: id %d is outside the vocabulary of %d", (int)id, (int)n_vocab);
-    digit_probs_of(logits, n_vocab, e->digit_ids, g->probs[g->n]);
     g->ids[g->n++] = id;
     vs2_sampler_accept(g->smp, &id, 1);
     const int sample = g->j->index * p->samples + g->si;
@@ -425,10 +449,14 @@ static vs2_status decode_group(const vs2_engine *e, seq *g, int B, const vs2_run
     while (st == VS2_OK) {
         vs2_kv_cache *kvs[DECODE_BATCH];
         int32_t ids[DECODE_BATCH];
-        int which[DECODE_BATCH], live = 0;
+        int which[DECODE_BATCH], live = 0, alive[DECODE_BATCH], n_alive = 0;
+        for (int b = 0; b < B; b++)
+            if (!g[b].done) alive[n_alive++] = b;
+        pick_job pj = {e, g, logits, alive, n_vocab};
+        vs2_pool_for(run->pool, n_alive, pick_task, &pj);
         for (int b = 0; b < B && st == VS2_OK; b++) {
             if (g[b].done) continue;
-            st = seq_pick(e, &g[b], logits + (size_t)b * n_vocab, err);
+            st = seq_take(e, &g[b], err);
             if (st == VS2_OK && pr) report(pr->p, VS2_PHASE_GENERATE, ++pr->generated, total);
             if (g[b].done) g[b].t_end = now_ms();
             else which[live++] = b;
