@@ -456,6 +456,14 @@ static vs2_status start_sample(const vs2_engine *e, const vs2_result *r, int si,
     return st;
 }
 
+static _Thread_local vs2__logits_fn logits_hook;
+static _Thread_local void *logits_hook_user;
+
+void vs2__set_logits_hook(vs2__logits_fn fn, void *user) {
+    logits_hook = fn;
+    logits_hook_user = user;
+}
+
 /* Take the next token of a live sample from its logits; marks it done when it stops. */
 static vs2_status pick_token(const vs2_engine *e, const vs2_score_params *p, const vs2_result *r, int si,
                              gen_state *g, float *logits, vs2_error *err) {
@@ -465,6 +473,7 @@ static vs2_status pick_token(const vs2_engine *e, const vs2_score_params *p, con
     if (id < 0 || id >= n_vocab)
         return vs2__fail(err, VS2_ERR_INTERNAL, "generate: id %d is outside the vocabulary of %d", (int)id, (int)n_vocab);
     digit_probs_of(logits, n_vocab, e->digit_ids, g->probs[g->n]);
+    if (logits_hook) logits_hook(logits_hook_user, si, (int)g->n, logits, n_vocab, id);
     g->ids[g->n++] = id;
     vs2_sampler_accept(g->smp, &id, 1);
     if (p->on_token && p->on_token(p->on_token_user, si, (int)g->n - 1, id)) {

@@ -20,7 +20,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config
             libmicrohttpd-dev)
 TEST_PKGS=(clang libclang-rt-14-dev libomp-14-dev ffmpeg
            python3 python3-numpy python3-torch python3-torchvision python3-av
-           python3-pil python3-scipy chromium)
+           python3-pil python3-scipy python3-requests curl chromium)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do

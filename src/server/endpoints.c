@@ -3,6 +3,8 @@
  * and the bodies of /info and /v1/models. */
 #include "server.h"
 
+#include "engine_internal.h" /* vs2__set_logits_hook: the logprobs of generated tokens */
+
 #include <jansson.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -203,12 +205,95 @@ static int run_compute(const srv_run *run, srv_request *req, char **body) {
     return status;
 }
 
+/* ---- logprobs (OpenAI): per generated token of sample 0, its log-probability and the top ones --- */
+
+#define MAX_TOP 20
+typedef struct lp_step {
+    int32_t id;
+    float lp;
+    int n_top;
+    int32_t top_id[MAX_TOP];
+    float top_lp[MAX_TOP];
+} lp_step;
+
+typedef struct lp_collect {
+    int k;
+    lp_step *steps;
+    size_t n, cap;
+    int oom;
+} lp_collect;
+
+static void on_logits(void *user, int sample, int step, const float *logits, int32_t n_vocab, int32_t id) {
+    lp_collect *c = user;
+    if (sample != 0 || c->oom || step < 0) return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        lp_step *s = realloc(c->steps, cap * sizeof *s);
+        if (!s) {
+            c->oom = 1;
+            return;
+        }
+        c->steps = s, c->cap = cap;
+    }
+    float m = -INFINITY;
+    for (int32_t i = 0; i < n_vocab; i++) m = logits[i] > m ? logits[i] : m;
+    double sum = 0;
+    for (int32_t i = 0; m > -INFINITY && i < n_vocab; i++) sum += exp((double)logits[i] - m);
+    double lse = m + log(sum);
+    lp_step *st = &c->steps[c->n++];
+    st->id = id;
+    st->lp = (float)(logits[id] - lse);
+    st->n_top = 0;
+    for (int32_t i = 0; c->k > 0 && i < n_vocab; i++) { /* insertion into the k best, largest first */
+        if (logits[i] == -INFINITY || (st->n_top == c->k && logits[i] - lse <= st->top_lp[st->n_top - 1])) continue;
+        int j = st->n_top < c->k ? st->n_top++ : c->k - 1;
+        while (j > 0 && st->top_lp[j - 1] < logits[i] - lse) {
+            st->top_lp[j] = st->top_lp[j - 1], st->top_id[j] = st->top_id[j - 1];
+            j--;
+        }
+        st->top_lp[j] = (float)(logits[i] - lse), st->top_id[j] = i;
+    }
+}
+
+/* OpenAI's token entry: the text, the log-probability (-9999 for a masked token, as OpenAI
+ * writes impossible ones) and the UTF-8 bytes. */
+static json_t *token_entry(const vs2_tokenizer *tok, int32_t id, float lp) {
+    char *text = NULL;
+    size_t len = 0;
+    vs2_error err;
+    if (vs2_detokenize(tok, &id, 1, 0, &text, &len, &err) != VS2_OK) text = NULL, len = 0;
+    json_t *bytes = json_array();
+    for (size_t i = 0; i < len; i++) json_array_append_new(bytes, json_integer((unsigned char)text[i]));
+    json_t *o = json_pack("{s:s%, s:f, s:o}", "token", text ? text : "", len, "logprob", isfinite(lp) ? (double)lp : -9999.0,
+                          "bytes", bytes);
+    free(text);
+    return o;
+}
+
+static json_t *logprobs_json(const lp_collect *c, const vs2_tokenizer *tok) {
+    json_t *content = json_array();
+    for (size_t i = 0; i < c->n; i++) {
+        const lp_step *st = &c->steps[i];
+        json_t *e = token_entry(tok, st->id, st->lp), *top = json_array();
+        for (int k = 0; k < st->n_top; k++) json_array_append_new(top, token_entry(tok, st->top_id[k], st->top_lp[k]));
+        json_object_set_new(e, "top_logprobs", top);
+        json_array_append_new(content, e);
+    }
+    return json_pack("{s:o}", "content", content);
+}
+
 static atomic_long chat_counter;
 
 static int run_chat(const srv_run *run, srv_request *req, char **body) {
     vs2_result *r;
     srv_error e;
-    if (score_item(run, req, &req->items[0], &r, &e)) {
+    lp_collect lc = {req->top_logprobs, NULL, 0, 0, 0};
+    if (req->logprobs) vs2__set_logits_hook(on_logits, &lc);
+    int failed = score_item(run, req, &req->items[0], &r, &e);
+    vs2__set_logits_hook(NULL, NULL);
+    if (failed || lc.oom) {
+        if (!failed) vs2_result_free(r), srv_fail(&e, 503, "out of memory collecting logprobs");
+        free(lc.steps);
         *body = srv_error_json(&e, req->ep);
         return e.http;
     }
@@ -218,7 +303,8 @@ static int run_chat(const srv_run *run, srv_request *req, char **body) {
     const char *finish = !strcmp(s->stop_reason, "eos") ? "stop" : "length";
     json_t *choice = json_pack("{s:i, s:{s:s, s:s}, s:s}", "index", 0, "message", "role", "assistant", "content",
                                s->output ? s->output : "", "finish_reason", finish);
-    json_object_set_new(choice, "logprobs", json_null());
+    json_object_set_new(choice, "logprobs", req->logprobs ? logprobs_json(&lc, vs2_engine_tokenizer(run->eng)) : json_null());
+    free(lc.steps);
     json_t *usage = json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
                               (json_int_t)s->n_ids, "total_tokens", (json_int_t)(r->prompt_tokens + (int64_t)s->n_ids));
     json_t *root = json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", id, "object", "chat.completion", "created",
