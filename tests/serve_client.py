@@ -10,7 +10,8 @@ trainers' own are, run against a server on 127.0.0.1 with the tiny random-weight
   openai       /v1/chat/completions as an OpenAI SDK call sends it (Bearer header, messages with
                video_url / image_url parts, logprobs, top_logprobs) and GET /v1/models.
   load         N requests at concurrency C: only 200 and intended 503s (queue full, with Retry-After),
-               bounded time, the server alive and its peak RSS bounded.
+               bounded time, the server alive and its peak RSS bounded, one answer to one greedy request.
+  perf         latency p50/p99 of sequential requests and throughput at a concurrency (docs/perf.md; not a test).
 
 Random weights: generated answers hold no scores, so score values are checked with teacher forcing
 (options.answer): the reward must equal the mean of the planted scores exactly (they are integers; the
@@ -347,7 +348,7 @@ def mode_load(a):
     def one(i):
         try:
             r = requests.post(srv_url + "/v1/score", data=body, timeout=120, headers={"Content-Type": "application/json"})
-            return r.status_code, r.headers.get("Retry-After"), r.text[:200]
+            return r.status_code, r.headers.get("Retry-After"), r.text
         except Exception as e:  # a reset or refused connection is a failure of the server
             return -1, None, repr(e)
 
@@ -360,9 +361,12 @@ def mode_load(a):
         counts[st] = counts.get(st, 0) + 1
     print(f"load: {a.requests} requests at concurrency {a.concurrency} in {dt:.1f} s: {counts}; "
           f"peak RSS {peak_rss_mb(a.pid):.0f} MB")
-    check(set(counts) <= {200, 503}, f"load: only 200 and 503, got {counts} ({[o for o in out if o[0] not in (200, 503)][:3]})")
+    check(set(counts) <= {200, 503}, f"load: only 200 and 503, got {counts} ({[o[:2] + (o[2][:200],) for o in out if o[0] not in (200, 503)][:3]})")
     check(counts.get(200, 0) >= 1, "load: some requests scored")
     check(all(ra == "1" and "queue is full" in txt for st, ra, txt in out if st == 503), "load: every 503 is a full queue with Retry-After")
+    # Workers share one engine: concurrent answers to one greedy request are all the same.
+    ids = {json.dumps(json.loads(txt)["output_ids"]) for st, _, txt in out if st == 200}
+    check(len(ids) == 1, f"load: {len(ids)} different answers to the same greedy request")
     check(dt < a.max_seconds, f"load: {dt:.0f} s, bound {a.max_seconds}")
     check(requests.get(srv_url + "/live", timeout=10).status_code == 200, "load: the server is alive")
     check(peak_rss_mb(a.pid) < a.max_rss_mb, f"load: peak RSS {peak_rss_mb(a.pid):.0f} MB < {a.max_rss_mb}")
@@ -371,9 +375,31 @@ def mode_load(a):
     check(n503 == counts.get(503, 0), f"load: /metrics counts {n503} 503s, the client saw {counts.get(503, 0)}")
 
 
+def mode_perf(a):
+    """Latency of sequential requests (p50, p99) and throughput at a concurrency (docs/perf.md)."""
+    url = f"http://127.0.0.1:{a.port}/v1/score"
+    body = json.dumps({"video": "v.mp4", "prompt": "a red ball", "options": {"max_new_tokens": a.tokens}})
+    hdr = {"Content-Type": "application/json"}
+    sess = requests.Session()
+    lat = []
+    for _ in range(a.requests):
+        t = time.time()
+        check(sess.post(url, data=body, headers=hdr, timeout=600).status_code == 200, "perf: sequential request")
+        lat.append(time.time() - t)
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
+    print(f"perf: {len(lat)} sequential requests ({a.tokens} new tokens): p50 {q(0.5) * 1000:.0f} ms, p99 {q(0.99) * 1000:.0f} ms")
+    t = time.time()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=a.concurrency) as ex:
+        codes = list(ex.map(lambda i: requests.post(url, data=body, headers=hdr, timeout=600).status_code, range(a.requests)))
+    dt = time.time() - t
+    check(all(c == 200 for c in codes), f"perf: concurrent statuses {set(codes)}")
+    print(f"perf: {a.requests} requests at concurrency {a.concurrency}: {dt:.1f} s, {a.requests / dt:.2f} requests/s")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["flowfactory", "native", "openai", "load"])
+    ap.add_argument("mode", choices=["flowfactory", "native", "openai", "load", "perf"])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--key")
     ap.add_argument("--media")
@@ -385,8 +411,10 @@ def main():
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--max-seconds", type=float, default=300)
     ap.add_argument("--max-rss-mb", type=float, default=2048)
+    ap.add_argument("--tokens", type=int, default=8)
     a = ap.parse_args()
-    {"flowfactory": mode_flowfactory, "native": mode_native, "openai": mode_openai, "load": mode_load}[a.mode](a)
+    {"flowfactory": mode_flowfactory, "native": mode_native, "openai": mode_openai, "load": mode_load,
+     "perf": mode_perf}[a.mode](a)
     print(f"{a.mode}: {len(fails)} failure(s)")
     sys.exit(1 if fails else 0)
 

@@ -4,7 +4,7 @@
 #   server A (no key, 2 workers, queue 8, --compute-fps 8): tests/serve_client.py's Flow-Factory-style
 #     client, the native API and every request error, the load test (200 requests at concurrency 64:
 #     only 200 and intended 503s, bounded time and peak RSS), and curl on every GET endpoint;
-#   server B (--api-key, --model-name, --max-body 65536, --request-timeout 5, 1 worker): the OpenAI-SDK-shaped
+#   server B (--api-key, --model-name, --max-body 65536, --request-timeout 20, 1 worker): the OpenAI-SDK-shaped
 #     client, 401, 413, 504 with the work cancelled, a client that disconnects (cancelled, 499 in
 #     /metrics), and SIGTERM: the request in hand is answered, then the process exits 0.
 # Skips (77) without ffmpeg, curl, or Debian's python3 with requests and PIL.
@@ -93,7 +93,7 @@ kill -TERM "$A_PID"; wait "$A_PID"; rc=$?
 [ $rc -eq 0 ] || fail "server A: exit $rc after SIGTERM"
 
 # Server B: key, limits, time limit, disconnects, drain.
-start B --media-root "$WORK/media" --api-key secret-key --model-name vs2-tiny --max-body 65536 --request-timeout 5 \
+start B --media-root "$WORK/media" --api-key secret-key --model-name vs2-tiny --max-body 65536 --request-timeout 20 \
     --workers 1 --max-new-tokens-limit 100000 || exit 1
 B="http://127.0.0.1:$B_PORT"
 K=(-H 'Authorization: Bearer secret-key' -H 'Content-Type: application/json')
@@ -105,17 +105,17 @@ head -c 70000 /dev/zero | tr '\0' 'a' > "$WORK/big.txt"
 expect 413 'max-body' "body over --max-body" "${K[@]}" --data-binary "@$WORK/big.txt" "$B/v1/score"
 $PY "$CLIENT" openai --port "$B_PORT" --key secret-key --media "$WORK/media" --model-name vs2-tiny \
     --templates "$VS2_SOURCE_DIR/tests/data/videoscore2/templates.md" || fail "OpenAI-shaped client"
-# 504: 100000 new tokens cannot finish in 5 s; the work stops at the next token, so the worker is free.
+# 504: 100000 new tokens cannot finish in 20 s; the work stops at the next token, so the worker is free.
 LONG='{"video":"v.mp4","prompt":"x","options":{"max_new_tokens":100000}}'
 expect 504 'request-timeout' "time limit" "${K[@]}" -d "$LONG" "$B/v1/score"
 t0=$(date +%s)
 expect 200 '"scores":' "after a timeout" "${K[@]}" -d '{"video":"v.mp4","prompt":"x"}' "$B/v1/score"
-[ $(( $(date +%s) - t0 )) -lt 30 ] || fail "the timed-out work was not cancelled (next request took $(( $(date +%s) - t0 )) s)"
+[ $(( $(date +%s) - t0 )) -lt 60 ] || fail "the timed-out work was not cancelled (next request took $(( $(date +%s) - t0 )) s)"
 # A client that goes away: curl gives up after 1 s; the work is cancelled (the next one is quick).
 curl -s -o /dev/null --max-time 1 "${K[@]}" -d "$LONG" "$B/v1/score"
 t0=$(date +%s)
 expect 200 '"scores":' "after a disconnect" "${K[@]}" -d '{"video":"v.mp4","prompt":"x"}' "$B/v1/score"
-[ $(( $(date +%s) - t0 )) -lt 30 ] || fail "the abandoned work was not cancelled"
+[ $(( $(date +%s) - t0 )) -lt 60 ] || fail "the abandoned work was not cancelled"
 curl -s "${K[@]}" "$B/metrics" | grep -qF 'vs2_requests_total{endpoint="/v1/score",status="499"} 1' || fail "/metrics lacks the 499"
 # SIGTERM while a request runs: it is answered, new connections are refused, the process exits 0.
 curl -s -o "$WORK/drain.json" -w '%{http_code}' "${K[@]}" -d '{"video":"v.mp4","prompt":"x","options":{"max_new_tokens":60}}' \

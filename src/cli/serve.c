@@ -170,6 +170,7 @@ int cmd_serve(int argc, char **argv) {
     if (!cfg.model_name) cfg.model_name = cfg.model;
     if (sc.sp.max_new_tokens > cfg.max_new_tokens) cfg.max_new_tokens = sc.sp.max_new_tokens;
     cfg.max_video_tokens = sc.sp.video.max_video_tokens;
+    sc.sp.video.threads = sc.ep.threads; /* as cli_scoring_load sets it, before the defaults are copied */
     cfg.ep = sc.ep;
     cfg.defaults = sc.sp;
 
