@@ -750,6 +750,28 @@ vs2_status vs2_score_video(const vs2_engine *engine, const vs2_video *video, con
                            const vs2_score_params *params, vs2_result **out, vs2_error *err);
 void vs2_result_free(vs2_result *result);
 
+/* One item of a multi-video call: a video file, or a prepared video (then video_path is unused
+ * and the result's "video" is ""). */
+typedef struct vs2_score_item {
+    const char *video_path;
+    const vs2_video *video;
+    const char *prompt;
+} vs2_score_item;
+
+/* Score n items with the same params, decoding their answers together: up to 8 answers (of
+ * all items and samples) share each pass over the weights, which costs about what one answer's
+ * pass costs, so throughput grows with n (docs/perf.md). Each item's result is what vs2_score
+ * would give it alone (batched rows are computed exactly as lone ones). results[i] and
+ * errors[i] are per item: an item that fails (bad video, sequence too long) does not fail the
+ * others; results[i] is NULL and errors[i] says why. Items are prepared in order and their
+ * caches held until their answers are done; items whose KV caches would pass the memory budget
+ * together decode in separate rounds. The on_token callback's sample argument counts across
+ * items: item i's sample s is i * samples + s. Stage dumps are for one item only. Returns
+ * VS2_OK unless the arguments are bad or memory runs out. */
+vs2_status vs2_score_batch(const vs2_engine *engine, const vs2_score_item *items, size_t n,
+                           const vs2_score_params *params, vs2_result **results, vs2_error *errors,
+                           vs2_error *err);
+
 /* The result as one JSON object on one line (no newline; malloc'd; NULL on OOM): the format
  * `vs2 score --json` prints, documented in docs/cli.md. */
 char *vs2_result_to_json(const vs2_result *result);

@@ -30,6 +30,9 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
 void vs2_kv_cache_free(vs2_kv_cache *kv);
 int64_t vs2_kv_cache_len(const vs2_kv_cache *kv);    /* positions filled so far */
 void vs2_kv_cache_truncate(vs2_kv_cache *kv, int64_t len); /* forget positions >= len */
+/* Benchmarks only: count the first len positions (≤ capacity) as filled with whatever they hold
+ * (zeros in a new cache), to time decoding at a depth without computing a prefill. */
+void vs2_kv_cache_set_len(vs2_kv_cache *kv, int64_t len);
 /* dst holds src's first len positions (the caches of one model; dst's capacity ≥ len). */
 vs2_status vs2_kv_cache_copy(vs2_kv_cache *dst, const vs2_kv_cache *src, int64_t len, vs2_error *err);
 
