@@ -57,8 +57,21 @@ struct vs2_llm {
 struct vs2_kv_cache {
     int L, Hkv, hd;
     int64_t max, len;
-    float *k, *v; /* [L][Hkv][max][hd] */
+    /* v: [L][Hkv][max][hd]. k: the same, or with kt (the fast sets' attention) each head's keys
+     * transposed in blocks of 32 positions, [L][Hkv][max/32][hd][32] (max a multiple of 32), the
+     * layout their attend reads: a new key is written once, never re-laid out per step. */
+    float *k, *v;
+    int kt;
 };
+
+static int fast_attention(const vs2_llm *m) { return m->k->attend && m->hd % 16 == 0; }
+
+/* Where key p of layer l, head g starts, and the stride between its elements. */
+static float *key_at(const vs2_kv_cache *kv, int l, int g, int64_t p, int64_t *stride) {
+    float *head = kv->k + ((int64_t)l * kv->Hkv + g) * kv->max * kv->hd;
+    *stride = kv->kt ? 32 : 1;
+    return kv->kt ? head + (p / 32) * 32 * kv->hd + p % 32 : head + p * kv->hd;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Loading                                                                                   */
@@ -229,6 +242,8 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
     if (!llm || !out || max_tokens <= 0)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_kv_cache_create: NULL argument or max_tokens <= 0");
     *out = NULL;
+    const int kt = fast_attention(llm);
+    if (kt && max_tokens <= INT64_MAX - 31) max_tokens = (max_tokens + 31) / 32 * 32;
     uint64_t per_tok = (uint64_t)llm->L * (uint64_t)llm->Hkv * (uint64_t)llm->hd, total, bytes;
     if (!vs2__mul_ok(per_tok, (uint64_t)max_tokens, &total) || !vs2__mul_ok(total, 2 * sizeof(float), &bytes) ||
         bytes > (uint64_t)SIZE_MAX / 2)
@@ -248,6 +263,7 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
     kv->Hkv = llm->Hkv;
     kv->hd = llm->hd;
     kv->max = max_tokens;
+    kv->kt = kt;
     *out = kv;
     vs2__ok(err);
     return VS2_OK;
@@ -264,14 +280,16 @@ int64_t vs2_kv_cache_len(const vs2_kv_cache *kv) { return kv ? kv->len : 0; }
 int64_t vs2_kv_cache_capacity(const vs2_kv_cache *kv) { return kv ? kv->max : 0; }
 
 vs2_status vs2_kv_cache_copy(vs2_kv_cache *dst, const vs2_kv_cache *src, int64_t len, vs2_error *err) {
-    if (!dst || !src || dst->L != src->L || dst->Hkv != src->Hkv || dst->hd != src->hd || len < 0 ||
+    if (!dst || !src || dst->L != src->L || dst->Hkv != src->Hkv || dst->hd != src->hd || dst->kt != src->kt || len < 0 ||
         len > src->len || len > dst->max)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_kv_cache_copy: caches of different models or length %lld "
                          "outside the source (%lld) or the destination (%lld)", (long long)len,
                          src ? (long long)src->len : 0LL, dst ? (long long)dst->max : 0LL);
     const size_t row = (size_t)src->hd * sizeof(float) * (size_t)len;
+    /* Transposed keys: whole blocks of 32 (both capacities are multiples of 32). */
+    const size_t krow = src->kt ? (size_t)src->hd * sizeof(float) * (size_t)((len + 31) / 32 * 32) : row;
     for (int64_t lh = 0; lh < (int64_t)src->L * src->Hkv; lh++) {
-        memcpy(dst->k + lh * dst->max * dst->hd, src->k + lh * src->max * src->hd, row);
+        memcpy(dst->k + lh * dst->max * dst->hd, src->k + lh * src->max * src->hd, krow);
         memcpy(dst->v + lh * dst->max * dst->hd, src->v + lh * src->max * src->hd, row);
     }
     dst->len = len;
@@ -280,6 +298,10 @@ vs2_status vs2_kv_cache_copy(vs2_kv_cache *dst, const vs2_kv_cache *src, int64_t
 
 void vs2_kv_cache_truncate(vs2_kv_cache *kv, int64_t len) {
     if (kv && len >= 0 && len < kv->len) kv->len = len;
+}
+
+void vs2_kv_cache_set_len(vs2_kv_cache *kv, int64_t len) {
+    if (kv && len >= 0 && len <= kv->max) kv->len = len;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -339,7 +361,6 @@ typedef struct attn_job {
     const float *q;
     int64_t L0, n;
     float *out, *scores;
-    float *kt; /* fast sets: each KV head's keys transposed (vs2k_transpose_keys) */
 } attn_job;
 
 static void attention_task(void *ctx, int64_t w, int thread) {
@@ -366,8 +387,6 @@ static void attention_task(void *ctx, int64_t w, int thread) {
         for (int d = 0; d < hd; d++) o[d] += p * vj[d];
     }
 }
-
-static int fast_attention(const vs2_llm *m) { return m->k->attend && m->hd % 16 == 0; }
 
 /* The fast sets' attention: one task is one KV head with its group of query heads over a
  * block of ATT_QB positions, so each key and value row is read once for group·ATT_QB query
@@ -399,7 +418,8 @@ static void fast_attention_task(void *ctx, int64_t t, int thread) {
             for (int d = 0; d < hd; d++) dst[d] = src[d] * scale;
             lim[hh * nq + i] = a->L0 + i0 + i + 1;
         }
-    const float *Kt = a->kt + g * vs2k_keys_t_floats(a->L0 + a->n, hd);
+    int64_t stride;
+    const float *Kt = key_at(a->kv, a->l, (int)g, 0, &stride);
     const float *V = a->kv->v + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
     m->k->attend(qbuf, rows, lim, Kt, V, hd, hd, scratch, obuf);
     for (int hh = 0; hh < group; hh++)
@@ -414,20 +434,10 @@ static size_t attention_scratch(const vs2_llm *m, int64_t total) {
     return fast_attention(m) ? fast_attn_scratch(m, total) : (size_t)total * sizeof(float);
 }
 
-static void transpose_task(void *ctx, int64_t g, int thread) {
-    (void)thread;
-    const attn_job *a = ctx;
-    const int64_t hd = a->m->hd, L = a->L0 + a->n;
-    const float *K = a->kv->k + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
-    vs2k_transpose_keys(K, hd, L, (int)hd, a->kt + g * vs2k_keys_t_floats(L, (int)hd));
-}
-
-/* kt: for the fast sets, Hkv · vs2k_keys_t_floats(L0 + n, hd) floats. */
 static void attention(const vs2_llm *m, const vs2_kv_cache *kv, int l, const float *q, int64_t L0,
-                      int64_t n, float *out, float *scores, float *kt, vs2_pool *pool) {
-    attn_job a = {m, kv, l, q, L0, n, out, scores, kt};
+                      int64_t n, float *out, float *scores, vs2_pool *pool) {
+    attn_job a = {m, kv, l, q, L0, n, out, scores};
     if (fast_attention(m)) {
-        vs2_pool_for(pool, m->Hkv, transpose_task, &a);
         vs2_pool_for(pool, (int64_t)m->Hkv * ((n + ATT_QB - 1) / ATT_QB), fast_attention_task, &a);
     } else
         vs2_pool_for(pool, (int64_t)m->Hq * n, attention_task, &a);
@@ -445,8 +455,9 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
                                    int64_t n_logits, const vs2_run *run, vs2_error *err);
 
 static vs2_status check_cache(const vs2_llm *llm, const vs2_kv_cache *kv, int64_t n, vs2_error *err) {
-    if (kv->L != llm->L || kv->Hkv != llm->Hkv || kv->hd != llm->hd)
-        return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: the KV cache belongs to another model");
+    if (kv->L != llm->L || kv->Hkv != llm->Hkv || kv->hd != llm->hd || kv->kt != fast_attention(llm))
+        return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: the KV cache belongs to another model "
+                         "(or to another kernel set's layout)");
     if (n > kv->max - kv->len)
         return vs2__fail(err, VS2_ERR_INVALID_ARG,
                          "KV cache overflow: %lld cached + %lld new tokens exceed its capacity of %lld",
@@ -543,14 +554,11 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
     float *up = malloc((size_t)(mrows * I) * sizeof(float));
     float *down = malloc((size_t)(mrows * D) * sizeof(float));
     float *scores = malloc((size_t)pthreads * attention_scratch(llm, total));
-    float *kt = fast_attention(llm) ? malloc((size_t)(llm->Hkv * vs2k_keys_t_floats(total, (int)hd)) * sizeof(float))
-                                    : NULL;
     /* One scratch for every linear of the pass (kernels never allocate). */
     size_t lin_bytes = vs2k_linear_scratch(llm->k, n, D > qd ? D : qd, pthreads), mlp_bytes;
     mlp_bytes = vs2k_linear_scratch(llm->k, mrows, I, pthreads);
     void *lin_scratch = malloc(lin_bytes > mlp_bytes ? lin_bytes : mlp_bytes);
-    if (!h || !x || !q || !att || !kb || !vb || !cs || !sn || !gate || !up || !down || !scores || !lin_scratch ||
-        (fast_attention(llm) && !kt)) {
+    if (!h || !x || !q || !att || !kb || !vb || !cs || !sn || !gate || !up || !down || !scores || !lin_scratch) {
         st = vs2__fail(err, VS2_ERR_NOMEM, "out of memory for a forward pass over %lld tokens", (long long)n);
         goto done;
     }
@@ -579,14 +587,16 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
         for (int s = 0; s < nseg; s++) {
             const segment *sg = &segs[s];
             for (int g = 0; g < llm->Hkv; g++) {
-                float *K = sg->kv->k + (((int64_t)l * sg->kv->Hkv + g) * sg->kv->max + sg->L0) * hd;
                 float *V = sg->kv->v + (((int64_t)l * sg->kv->Hkv + g) * sg->kv->max + sg->L0) * hd;
                 for (int64_t i = 0; i < sg->n; i++) {
-                    memcpy(K + i * hd, kb + (sg->r0 + i) * kvd + g * hd, (size_t)hd * sizeof(float));
+                    int64_t ks;
+                    float *K = key_at(sg->kv, l, g, sg->L0 + i, &ks);
+                    const float *src = kb + (sg->r0 + i) * kvd + g * hd;
+                    for (int64_t d = 0; d < hd; d++) K[d * ks] = src[d];
                     memcpy(V + i * hd, vb + (sg->r0 + i) * kvd + g * hd, (size_t)hd * sizeof(float));
                 }
             }
-            attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, kt, pool);
+            attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, pool);
         }
         LIN(att, n, y->o, x);
         vs2k_add_par(pool, h, x, n * D);
@@ -627,7 +637,6 @@ done:
     free(up);
     free(down);
     free(scores);
-    free(kt);
     free(lin_scratch);
     vs2_pool_free(own_pool);
     return st;
