@@ -372,6 +372,10 @@ def mode_load(a):
     check(peak_rss_mb(a.pid) < a.max_rss_mb, f"load: peak RSS {peak_rss_mb(a.pid):.0f} MB < {a.max_rss_mb}")
     m = requests.get(srv_url + "/metrics", timeout=10).text
     n503 = sum(float(l.split()[-1]) for l in m.splitlines() if l.startswith('vs2_requests_total{endpoint="/v1/score",status="503"}'))
+    val = lambda name: sum(float(l.split()[-1]) for l in m.splitlines() if l.startswith(name + " "))
+    videos, calls = val("vs2_videos_scored_total"), val("vs2_score_batch_calls_total")
+    print(f"load: {videos:.0f} videos in {calls:.0f} vs2_score_batch calls")
+    check(0 < calls < videos, "load: requests that waited together were decoded together")
     check(n503 == counts.get(503, 0), f"load: /metrics counts {n503} 503s, the client saw {counts.get(503, 0)}")
 
 

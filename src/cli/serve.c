@@ -24,6 +24,8 @@ static const char serve_help[] =
     "  --api-key KEY          require Authorization: Bearer KEY (default $VS2_API_KEY, else none)\n"
     "  --workers N            videos scored at once, sharing one model (default 1)\n"
     "  --max-queue Q          requests waiting for a worker; more get 503 + Retry-After (default 16)\n"
+    "  --batch-size N         videos a worker decodes together, from requests that wait together\n"
+    "                         with the same decoding options (default 8; 1 = one at a time)\n"
     "  --max-connections N    open connections (default 256)\n"
     "  --max-body BYTES       request body limit (default 268435456 = 256 MiB)\n"
     "  --request-timeout S    answer 504 and stop the work after S seconds (default 600)\n"
@@ -54,7 +56,7 @@ static void *load_main(void *arg) {
 
 static int serve_opt(srv_config *c, int argc, char **argv, int *i, const char **port_file) {
     static const char *const valued[] = {"--host", "--port", "--port-file", "--media-root", "--api-key", "--workers",
-                                         "--max-queue", "--max-connections", "--max-body", "--request-timeout",
+                                         "--max-queue", "--batch-size", "--max-connections", "--max-body", "--request-timeout",
                                          "--max-items", "--max-frames", "--max-frame-pixels", "--max-new-tokens-limit",
                                          "--model-name", "--compute-fps", "--compute-reward", "--missing-reward", NULL};
     const char *a = argv[*i];
@@ -96,6 +98,7 @@ static int serve_opt(srv_config *c, int argc, char **argv, int *i, const char **
         if (!cli_parse_ll(cmd, a, v, lo, hi, &ll)) return -1;
         if (!strcmp(a, "--port")) c->port = (int)ll;
         else if (!strcmp(a, "--workers")) c->workers = (int)ll;
+        else if (!strcmp(a, "--batch-size")) c->batch_size = (int)(ll > 256 ? 256 : ll);
         else if (!strcmp(a, "--max-queue")) c->max_queue = (int)(ll > 1 << 20 ? 1 << 20 : ll);
         else if (!strcmp(a, "--max-connections")) c->max_connections = (int)(ll > 1 << 16 ? 1 << 16 : ll);
         else if (!strcmp(a, "--max-body")) c->max_body = (size_t)ll;
@@ -114,6 +117,7 @@ static void config_defaults(srv_config *c) {
     c->api_key = getenv("VS2_API_KEY") && *getenv("VS2_API_KEY") ? getenv("VS2_API_KEY") : NULL;
     c->workers = 1;
     c->max_queue = 16;
+    c->batch_size = 8;
     c->max_connections = 256;
     c->max_body = (size_t)256 << 20;
     c->request_timeout = 600;

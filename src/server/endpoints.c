@@ -1,6 +1,11 @@
-/* endpoints.c — a parsed request run on the engine, and the answers: the native API (the result
+/* endpoints.c — parsed requests run on the engine, and the answers: the native API (the result
  * object of `vs2 score --json`), Flow-Factory's {"rewards": [...]}, OpenAI's chat.completion,
- * and the bodies of /info and /v1/models. */
+ * and the bodies of /info and /v1/models.
+ *
+ * Scoring is by groups: a worker hands over one or more requests with the same decoding options
+ * (http.c gathers requests that wait together); their videos are decoded one by one, then all
+ * their answers are decoded together by one vs2_score_batch call (up to 8 answers per pass over
+ * the weights), and each request is answered from its own items' results. */
 #include "server.h"
 
 #include "engine_internal.h" /* vs2__set_logits_hook: the logprobs of generated tokens */
@@ -14,196 +19,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char *const endpoint_names[SRV_EP_N] = {"/v1/score", "/v1/score/batch", "/v1/rank", "/compute",
-                                                     "/v1/chat/completions"};
-
-static int on_token_cancel(void *user, int sample, int step, int32_t id) {
-    (void)sample, (void)step, (void)id;
-    const volatile int *cancel = user;
-    return *cancel != 0;
-}
-
-/* Score one item: decode its media, run the model. Returns 0 or -1 with e set. */
-static int score_item(const srv_run *run, const srv_request *req, const srv_item *it, vs2_result **out, srv_error *e) {
-    *out = NULL;
-    vs2_score_params sp = req->sp;
-    sp.on_token = on_token_cancel;
-    sp.on_token_user = (void *)run->cancel;
-    sp.video.max_video_tokens = run->cfg->max_video_tokens;
-    vs2_video v;
-    if (srv_media_load(&it->media, run->cfg, &sp.video, &v, e)) return -1;
-    if (*run->cancel) {
-        vs2_video_free(&v);
-        return srv_fail(e, 504, "cancelled: the request timed out or the client went away");
-    }
-    vs2_error err;
-    vs2_status st = vs2_score_video(run->eng, &v, it->prompt, &sp, out, &err);
-    vs2_video_free(&v);
-    if (st != VS2_OK) {
-        int http = err.status == VS2_ERR_NOMEM ? 503 : err.status == VS2_ERR_INTERNAL ? 500 : 422;
-        if (strstr(err.message, "video tokens") || strstr(err.message, "context")) http = 413;
-        return srv_fail(e, http, "%s: %s", it->name, err.message);
-    }
-    if ((*out)->n_samples && !strcmp((*out)->samples[0].stop_reason, "callback") && *run->cancel) {
-        vs2_result_free(*out);
-        *out = NULL;
-        return srv_fail(e, 504, "cancelled: the request timed out or the client went away");
-    }
-    char *name = strdup(it->name); /* the result names the video as the client sent it */
-    if (name) free((*out)->video), (*out)->video = name;
-    long tokens = 0;
-    double gen = (*out)->generate_ms / 1000;
-    for (size_t s = 0; s < (*out)->n_samples; s++) tokens += (long)(*out)->samples[s].n_ids;
-    srv_metrics_videos(1, tokens, gen);
-    return 0;
-}
-
-static json_t *result_object(const vs2_result *r) {
-    char *s = vs2_result_to_json(r);
-    json_t *o = s ? json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
-    free(s);
-    return o;
-}
-
-static json_t *error_object(const srv_error *e) {
-    return json_pack("{s:s, s:i}", "error", e->msg, "status", e->http);
-}
-
-static char *dump(json_t *o) {
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17)) : NULL;
-    json_decref(o);
-    return s;
-}
-
-char *srv_error_json(const srv_error *e, srv_endpoint ep) {
-    /* OpenAI clients read error.message; everyone else reads "error" as a string. */
-    if (ep == SRV_EP_CHAT)
-        return dump(json_pack("{s:{s:s, s:s, s:i}}", "error", "message", e->msg, "type",
-                              e->http >= 500 ? "server_error" : "invalid_request_error", "code", e->http));
-    return dump(error_object(e));
-}
-
-static int run_score(const srv_run *run, srv_request *req, char **body) {
-    vs2_result *r;
-    srv_error e;
-    if (score_item(run, req, &req->items[0], &r, &e)) {
-        *body = srv_error_json(&e, req->ep);
-        return e.http;
-    }
-    *body = vs2_result_to_json(r);
-    vs2_result_free(r);
-    return 200;
-}
-
-static int run_batch(const srv_run *run, srv_request *req, char **body) {
-    json_t *list = json_array();
-    for (size_t i = 0; i < req->n; i++) {
-        vs2_result *r;
-        srv_error e;
-        json_t *o = score_item(run, req, &req->items[i], &r, &e) ? error_object(&e) : result_object(r);
-        if (o && json_object_get(o, "error")) json_object_set_new(o, "video", json_string(req->items[i].name));
-        vs2_result_free(r);
-        json_array_append_new(list, o ? o : json_null());
-    }
-    *body = dump(json_pack("{s:o}", "results", list));
-    return 200;
-}
-
-/* Score every item and its key (vs2_rank_key); results[i] NULL where it failed (errs[i]). */
-static int score_all(const srv_run *run, srv_request *req, vs2_result **res, srv_error *errs, double *keys) {
-    for (size_t i = 0; i < req->n; i++) {
-        res[i] = NULL;
-        keys[i] = NAN;
-        if (score_item(run, req, &req->items[i], &res[i], &errs[i]) == 0) keys[i] = vs2_rank_key(res[i], &req->rp);
-        if (*run->cancel) return -1;
-    }
-    return 0;
-}
-
-static json_t *score_summary(const vs2_result *r) {
-    static const char *const dims[VS2_NDIMS] = {"visual_quality", "text_alignment", "physical_consistency"};
-    json_t *o = json_object();
-    for (int d = 0; d < VS2_NDIMS; d++) {
-        double v = r->mean.scores[d];
-        json_object_set_new(o, dims[d], isnan(v) ? json_null() : json_real(v));
-    }
-    return o;
-}
-
-static int run_rank(const srv_run *run, srv_request *req, char **body) {
-    vs2_result **res = calloc(req->n, sizeof *res);
-    srv_error *errs = calloc(req->n, sizeof *errs);
-    double *keys = calloc(req->n, sizeof *keys);
-    size_t *order = calloc(req->n, sizeof *order);
-    int status = 200;
-    if (!res || !errs || !keys || !order) {
-        srv_error e = {503, "out of memory"};
-        *body = srv_error_json(&e, req->ep);
-        status = 503;
-    } else if (score_all(run, req, res, errs, keys)) {
-        srv_error e = {504, "cancelled: the request timed out or the client went away"};
-        *body = srv_error_json(&e, req->ep);
-        status = 504;
-    } else {
-        vs2_rank_order(keys, req->n, order);
-        json_t *ranking = json_array();
-        size_t n_keyed = 0;
-        for (size_t k = 0; k < req->n; k++) {
-            size_t i = order[k];
-            json_t *o = json_pack("{s:I, s:s}", "index", (json_int_t)i, "video", req->items[i].name);
-            json_object_set_new(o, "key", isnan(keys[i]) ? json_null() : json_real(keys[i]));
-            n_keyed += !isnan(keys[i]);
-            if (res[i]) json_object_set_new(o, req->full ? "result" : "scores", req->full ? result_object(res[i]) : score_summary(res[i]));
-            else json_object_set_new(o, "error", json_string(errs[i].msg));
-            json_array_append_new(ranking, o);
-        }
-        json_t *root = json_pack("{s:s, s:s, s:o}", "prompt", req->items[0].prompt, "by", vs2_rank_by_name(req->rp.by),
-                                 "ranking", ranking);
-        json_object_set_new(root, "best", n_keyed ? json_integer((json_int_t)order[0]) : json_null());
-        *body = dump(root);
-    }
-    for (size_t i = 0; res && i < req->n; i++) vs2_result_free(res[i]);
-    free(res), free(errs), free(keys), free(order);
-    return status;
-}
-
-/* Flow-Factory reads "rewards" (a float per video, in order) or "error". A video that cannot be
- * scored fails the request (the trainer needs every reward); a video whose answer holds no
- * scores gets --missing-reward when set, else fails it too: vs2 never invents a score. */
-static int run_compute(const srv_run *run, srv_request *req, char **body) {
-    vs2_result **res = calloc(req->n, sizeof *res);
-    srv_error *errs = calloc(req->n, sizeof *errs);
-    double *keys = calloc(req->n, sizeof *keys);
-    srv_error e = {0, ""};
-    if (!res || !errs || !keys) e = (srv_error){503, "out of memory"};
-    else if (score_all(run, req, res, errs, keys)) e = (srv_error){504, "cancelled: the request timed out or the client went away"};
-    json_t *rewards = json_array(), *missing = json_array(), *details = json_array();
-    for (size_t i = 0; !e.http && i < req->n; i++) {
-        if (!res[i]) {
-            e = errs[i];
-            snprintf(e.msg, sizeof e.msg, "video[%zu]: %s", i, errs[i].msg);
-        } else if (isnan(keys[i]) && !run->cfg->has_missing_reward) {
-            const char *why = res[i]->n_samples && res[i]->samples[0].parse_error ? res[i]->samples[0].parse_error : "no key";
-            srv_fail(&e, 422, "video[%zu]: the answer holds no %s scores (%s); start vs2 serve with --missing-reward X "
-                     "to give such videos a fixed reward", i, vs2_rank_by_name(req->rp.by), why);
-        } else {
-            if (isnan(keys[i])) json_array_append_new(missing, json_integer((json_int_t)i));
-            json_array_append_new(rewards, json_real(isnan(keys[i]) ? run->cfg->missing_reward : keys[i]));
-            json_array_append_new(details, score_summary(res[i]));
-        }
-    }
-    int status = e.http ? e.http : 200;
-    if (e.http) {
-        *body = srv_error_json(&e, req->ep);
-        json_decref(rewards), json_decref(missing), json_decref(details);
-    } else {
-        *body = dump(json_pack("{s:o, s:o, s:o, s:s}", "rewards", rewards, "missing", missing, "scores", details,
-                               "reward", vs2_rank_by_name(req->rp.by)));
-    }
-    for (size_t i = 0; res && i < req->n; i++) vs2_result_free(res[i]);
-    free(res), free(errs), free(keys);
-    return status;
-}
 
 /* ---- logprobs (OpenAI): per generated token of sample 0, its log-probability and the top ones --- */
 
@@ -217,15 +32,13 @@ typedef struct lp_step {
 } lp_step;
 
 typedef struct lp_collect {
-    int k;
+    int on, k;
     lp_step *steps;
     size_t n, cap;
     int oom;
 } lp_collect;
 
-static void on_logits(void *user, int sample, int step, const float *logits, int32_t n_vocab, int32_t id) {
-    lp_collect *c = user;
-    if (sample != 0 || c->oom || step < 0) return;
+static void lp_add(lp_collect *c, const float *logits, int32_t n_vocab, int32_t id) {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
         lp_step *s = realloc(c->steps, cap * sizeof *s);
@@ -282,54 +95,321 @@ static json_t *logprobs_json(const lp_collect *c, const vs2_tokenizer *tok) {
     return json_pack("{s:o}", "content", content);
 }
 
-static atomic_long chat_counter;
+/* ---- scoring a group ------------------------------------------------------------------------------ */
 
-static int run_chat(const srv_run *run, srv_request *req, char **body) {
+/* One item of the group: where its answer goes. */
+typedef struct unit {
+    srv_request *req;
+    size_t item;                /* index in req->items */
+    volatile int *cancel;       /* its request's */
+    vs2_video video;
+    int loaded;
     vs2_result *r;
     srv_error e;
-    lp_collect lc = {req->top_logprobs, NULL, 0, 0, 0};
-    if (req->logprobs) vs2__set_logits_hook(on_logits, &lc);
-    int failed = score_item(run, req, &req->items[0], &r, &e);
-    vs2__set_logits_hook(NULL, NULL);
-    if (failed || lc.oom) {
-        if (!failed) vs2_result_free(r), srv_fail(&e, 503, "out of memory collecting logprobs");
-        free(lc.steps);
-        *body = srv_error_json(&e, req->ep);
-        return e.http;
+    lp_collect lc;
+} unit;
+
+typedef struct group {
+    unit *u;                    /* the items being decoded, in the vs2_score_batch order */
+    size_t *map;                /* batch index -> unit index */
+    size_t n_batch;
+    int samples;
+} group;
+
+static int on_token_cancel(void *user, int sample, int step, int32_t id) {
+    (void)step, (void)id;
+    const group *g = user;
+    size_t b = (size_t)sample / (size_t)(g->samples > 0 ? g->samples : 1);
+    return b < g->n_batch && *g->u[g->map[b]].cancel != 0;
+}
+
+static void on_logits(void *user, int sample, int step, const float *logits, int32_t n_vocab, int32_t id) {
+    (void)step;
+    const group *g = user;
+    int samples = g->samples > 0 ? g->samples : 1;
+    size_t b = (size_t)sample / (size_t)samples;
+    if (sample % samples || b >= g->n_batch) return; /* sample 0 of each item: OpenAI's one choice */
+    unit *u = &g->u[g->map[b]];
+    if (u->lc.on && !u->lc.oom) lp_add(&u->lc, logits, n_vocab, id);
+}
+
+static const char cancelled_msg[] = "cancelled: the request timed out or the client went away";
+
+/* The status of a scoring failure of one item. */
+static int score_status(const vs2_error *err) {
+    if (err->status == VS2_ERR_NOMEM) return 503;
+    if (err->status == VS2_ERR_INTERNAL) return 500;
+    if (strstr(err->message, "video tokens") || strstr(err->message, "context") || strstr(err->message, "budget")) return 413;
+    return 422;
+}
+
+int srv_params_compatible(const vs2_score_params *a, const vs2_score_params *b) {
+    if (memcmp(&a->video, &b->video, sizeof a->video)) return 0;
+    if ((a->answer == NULL) != (b->answer == NULL) || (a->answer && strcmp(a->answer, b->answer))) return 0;
+    return a->tmpl == b->tmpl && a->max_new_tokens == b->max_new_tokens && a->decoding == b->decoding &&
+           a->temperature == b->temperature && a->top_k == b->top_k && a->top_p == b->top_p &&
+           a->repetition_penalty == b->repetition_penalty && a->seed == b->seed && a->samples == b->samples &&
+           a->threads == b->threads;
+}
+
+/* Decode every item's video, then score them all in one vs2_score_batch call. */
+static void score_group(const vs2_engine *eng, const srv_config *cfg, unit *u, size_t n, const vs2_score_params *sp0) {
+    vs2_score_params sp = *sp0;
+    sp.video.max_video_tokens = cfg->max_video_tokens;
+    group g = {u, calloc(n ? n : 1, sizeof *g.map), 0, sp.samples};
+    vs2_score_item *items = calloc(n ? n : 1, sizeof *items);
+    vs2_result **res = calloc(n ? n : 1, sizeof *res);
+    vs2_error *errs = calloc(n ? n : 1, sizeof *errs);
+    if (!g.map || !items || !res || !errs) {
+        for (size_t i = 0; i < n; i++) srv_fail(&u[i].e, 503, "out of memory");
+        goto done;
     }
+    for (size_t i = 0; i < n; i++) {
+        const srv_item *it = &u[i].req->items[u[i].item];
+        if (*u[i].cancel) {
+            srv_fail(&u[i].e, 504, "%s", cancelled_msg);
+            continue;
+        }
+        if (srv_media_load(&it->media, cfg, &sp.video, &u[i].video, &u[i].e)) continue;
+        u[i].loaded = 1;
+        items[g.n_batch] = (vs2_score_item){NULL, &u[i].video, it->prompt};
+        g.map[g.n_batch++] = i;
+    }
+    if (g.n_batch) {
+        sp.on_token = on_token_cancel;
+        sp.on_token_user = &g;
+        vs2_error err;
+        vs2__set_logits_hook(on_logits, &g);
+        vs2_status st = vs2_score_batch(eng, items, g.n_batch, &sp, res, errs, &err);
+        srv_metrics_batch_call();
+        vs2__set_logits_hook(NULL, NULL);
+        for (size_t b = 0; b < g.n_batch; b++) {
+            unit *x = &u[g.map[b]];
+            if (st != VS2_OK) srv_fail(&x->e, score_status(&err), "%s", err.message);
+            else if (!res[b]) srv_fail(&x->e, score_status(&errs[b]), "%s: %s", x->req->items[x->item].name, errs[b].message);
+            else x->r = res[b];
+        }
+    }
+done:
+    for (size_t i = 0; i < n; i++) {
+        if (u[i].loaded) vs2_video_free(&u[i].video);
+        vs2_result *r = u[i].r;
+        if (!r) continue;
+        if (*u[i].cancel) { /* stopped by the callback: not an answer */
+            vs2_result_free(r);
+            u[i].r = NULL;
+            srv_fail(&u[i].e, 504, "%s", cancelled_msg);
+            continue;
+        }
+        char *name = strdup(u[i].req->items[u[i].item].name); /* as the client named the video */
+        if (name) free(r->video), r->video = name;
+        long tokens = 0;
+        for (size_t s = 0; s < r->n_samples; s++) tokens += (long)r->samples[s].n_ids;
+        srv_metrics_videos(1, tokens, r->generate_ms / 1000);
+    }
+    free(g.map), free(items), free(res), free(errs);
+}
+
+/* ---- answers -------------------------------------------------------------------------------------- */
+
+static json_t *result_object(const vs2_result *r) {
+    char *s = vs2_result_to_json(r);
+    json_t *o = s ? json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+    free(s);
+    return o;
+}
+
+static json_t *error_object(const srv_error *e) {
+    return json_pack("{s:s, s:i}", "error", e->msg, "status", e->http);
+}
+
+static char *dump(json_t *o) {
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(o);
+    return s;
+}
+
+char *srv_error_json(const srv_error *e, srv_endpoint ep) {
+    /* OpenAI clients read error.message; everyone else reads "error" as a string. */
+    if (ep == SRV_EP_CHAT)
+        return dump(json_pack("{s:{s:s, s:s, s:i}}", "error", "message", e->msg, "type",
+                              e->http >= 500 ? "server_error" : "invalid_request_error", "code", e->http));
+    return dump(error_object(e));
+}
+
+static int answer_error(const srv_request *req, const srv_error *e, char **body) {
+    *body = srv_error_json(e, req->ep);
+    return e->http;
+}
+
+static int answer_score(srv_request *req, unit *u, char **body) {
+    if (!u->r) return answer_error(req, &u->e, body);
+    *body = vs2_result_to_json(u->r);
+    return 200;
+}
+
+static int answer_batch(srv_request *req, unit *u, char **body) {
+    json_t *list = json_array();
+    for (size_t i = 0; i < req->n; i++) {
+        json_t *o = u[i].r ? result_object(u[i].r) : error_object(&u[i].e);
+        if (o && !u[i].r) json_object_set_new(o, "video", json_string(req->items[i].name));
+        json_array_append_new(list, o ? o : json_null());
+    }
+    *body = dump(json_pack("{s:o}", "results", list));
+    return 200;
+}
+
+static json_t *score_summary(const vs2_result *r) {
+    static const char *const dims[VS2_NDIMS] = {"visual_quality", "text_alignment", "physical_consistency"};
+    json_t *o = json_object();
+    for (int d = 0; d < VS2_NDIMS; d++) {
+        double v = r->mean.scores[d];
+        json_object_set_new(o, dims[d], isnan(v) ? json_null() : json_real(v));
+    }
+    return o;
+}
+
+static const unit *cancelled_unit(srv_request *req, const unit *u) {
+    for (size_t i = 0; i < req->n; i++)
+        if (u[i].e.http == 504) return &u[i];
+    return NULL;
+}
+
+static int answer_rank(srv_request *req, unit *u, char **body) {
+    srv_error e = {503, "out of memory"};
+    const unit *c = cancelled_unit(req, u);
+    if (c) return answer_error(req, &c->e, body);
+    double *keys = calloc(req->n, sizeof *keys);
+    size_t *order = calloc(req->n, sizeof *order);
+    if (!keys || !order) {
+        free(keys), free(order);
+        return answer_error(req, &e, body);
+    }
+    for (size_t i = 0; i < req->n; i++) keys[i] = u[i].r ? vs2_rank_key(u[i].r, &req->rp) : NAN;
+    vs2_rank_order(keys, req->n, order);
+    json_t *ranking = json_array();
+    size_t n_keyed = 0;
+    for (size_t k = 0; k < req->n; k++) {
+        size_t i = order[k];
+        json_t *o = json_pack("{s:I, s:s}", "index", (json_int_t)i, "video", req->items[i].name);
+        json_object_set_new(o, "key", isnan(keys[i]) ? json_null() : json_real(keys[i]));
+        n_keyed += !isnan(keys[i]);
+        if (u[i].r) json_object_set_new(o, req->full ? "result" : "scores", req->full ? result_object(u[i].r) : score_summary(u[i].r));
+        else json_object_set_new(o, "error", json_string(u[i].e.msg));
+        json_array_append_new(ranking, o);
+    }
+    json_t *root = json_pack("{s:s, s:s, s:o}", "prompt", req->items[0].prompt, "by", vs2_rank_by_name(req->rp.by),
+                             "ranking", ranking);
+    json_object_set_new(root, "best", n_keyed ? json_integer((json_int_t)order[0]) : json_null());
+    free(keys), free(order);
+    *body = dump(root);
+    return 200;
+}
+
+/* Flow-Factory reads "rewards" (a float per video, in order) or "error". A video that cannot be
+ * scored fails the request (the trainer needs every reward); a video whose answer holds no
+ * scores gets --missing-reward when set, else fails it too: vs2 never invents a score. */
+static int answer_compute(const srv_config *cfg, srv_request *req, unit *u, char **body) {
+    srv_error e = {0, ""};
+    json_t *rewards = json_array(), *missing = json_array(), *details = json_array();
+    for (size_t i = 0; !e.http && i < req->n; i++) {
+        double key = u[i].r ? vs2_rank_key(u[i].r, &req->rp) : NAN;
+        if (!u[i].r) {
+            e.http = u[i].e.http;
+            snprintf(e.msg, sizeof e.msg, "video[%zu]: %s", i, u[i].e.msg);
+        } else if (isnan(key) && !cfg->has_missing_reward) {
+            const vs2_sample *s0 = u[i].r->n_samples ? &u[i].r->samples[0] : NULL;
+            srv_fail(&e, 422, "video[%zu]: the answer holds no %s scores (%s); start vs2 serve with --missing-reward X "
+                     "to give such videos a fixed reward", i, vs2_rank_by_name(req->rp.by),
+                     s0 && s0->parse_error ? s0->parse_error : "no key");
+        } else {
+            if (isnan(key)) json_array_append_new(missing, json_integer((json_int_t)i));
+            json_array_append_new(rewards, json_real(isnan(key) ? cfg->missing_reward : key));
+            json_array_append_new(details, score_summary(u[i].r));
+        }
+    }
+    if (e.http) {
+        json_decref(rewards), json_decref(missing), json_decref(details);
+        return answer_error(req, &e, body);
+    }
+    *body = dump(json_pack("{s:o, s:o, s:o, s:s}", "rewards", rewards, "missing", missing, "scores", details, "reward",
+                           vs2_rank_by_name(req->rp.by)));
+    return 200;
+}
+
+static atomic_long chat_counter;
+
+static int answer_chat(const vs2_engine *eng, const srv_config *cfg, srv_request *req, unit *u, char **body) {
+    if (!u->r) return answer_error(req, &u->e, body);
+    if (u->lc.oom) {
+        srv_error e = {503, "out of memory collecting logprobs"};
+        return answer_error(req, &e, body);
+    }
+    const vs2_result *r = u->r;
     const vs2_sample *s = &r->samples[0];
     char id[64];
     snprintf(id, sizeof id, "chatcmpl-vs2-%ld-%ld", (long)time(NULL), (long)atomic_fetch_add(&chat_counter, 1));
     const char *finish = !strcmp(s->stop_reason, "eos") ? "stop" : "length";
     json_t *choice = json_pack("{s:i, s:{s:s, s:s}, s:s}", "index", 0, "message", "role", "assistant", "content",
                                s->output ? s->output : "", "finish_reason", finish);
-    json_object_set_new(choice, "logprobs", req->logprobs ? logprobs_json(&lc, vs2_engine_tokenizer(run->eng)) : json_null());
-    free(lc.steps);
+    json_object_set_new(choice, "logprobs", req->logprobs ? logprobs_json(&u->lc, vs2_engine_tokenizer(eng)) : json_null());
     json_t *usage = json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)r->prompt_tokens, "completion_tokens",
                               (json_int_t)s->n_ids, "total_tokens", (json_int_t)(r->prompt_tokens + (int64_t)s->n_ids));
     json_t *root = json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", id, "object", "chat.completion", "created",
-                             (json_int_t)time(NULL), "model", req->model ? req->model : run->cfg->model_name, "choices",
+                             (json_int_t)time(NULL), "model", req->model ? req->model : cfg->model_name, "choices",
                              choice, "usage", usage);
     json_object_set_new(root, "vs2", result_object(r)); /* the scores, read by vs2 */
-    vs2_result_free(r);
     *body = dump(root);
-    return *body ? 200 : 503;
+    return 200;
 }
 
-int srv_execute(const srv_run *run, srv_request *req, char **body) {
-    *body = NULL;
-    int status;
+static int answer(const vs2_engine *eng, const srv_config *cfg, srv_request *req, unit *u, char **body) {
     switch (req->ep) {
-    case SRV_EP_SCORE: status = run_score(run, req, body); break;
-    case SRV_EP_BATCH: status = run_batch(run, req, body); break;
-    case SRV_EP_RANK: status = run_rank(run, req, body); break;
-    case SRV_EP_COMPUTE: status = run_compute(run, req, body); break;
-    case SRV_EP_CHAT: status = run_chat(run, req, body); break;
-    default: status = 404;
+    case SRV_EP_SCORE: return answer_score(req, u, body);
+    case SRV_EP_BATCH: return answer_batch(req, u, body);
+    case SRV_EP_RANK: return answer_rank(req, u, body);
+    case SRV_EP_COMPUTE: return answer_compute(cfg, req, u, body);
+    case SRV_EP_CHAT: return answer_chat(eng, cfg, req, u, body);
+    default: return 404;
     }
-    if (!*body) status = 503; /* out of memory building the answer */
-    (void)endpoint_names;
-    return status;
+}
+
+void srv_execute_group(const vs2_engine *eng, const srv_config *cfg, srv_task *tasks, size_t n) {
+    size_t total = 0;
+    for (size_t t = 0; t < n; t++) total += tasks[t].req->n;
+    unit *u = calloc(total ? total : 1, sizeof *u);
+    if (!u) {
+        for (size_t t = 0; t < n; t++) {
+            srv_error e = {503, "out of memory"};
+            tasks[t].status = answer_error(tasks[t].req, &e, &tasks[t].body);
+        }
+        return;
+    }
+    size_t k = 0;
+    for (size_t t = 0; t < n; t++)
+        for (size_t i = 0; i < tasks[t].req->n; i++, k++) {
+            u[k].req = tasks[t].req;
+            u[k].item = i;
+            u[k].cancel = tasks[t].cancel;
+            u[k].lc.on = tasks[t].req->logprobs;
+            u[k].lc.k = tasks[t].req->top_logprobs;
+        }
+    /* In rounds of --batch-size videos: a round's decoded videos are held until its answers are done. */
+    size_t round = cfg->batch_size > 0 ? (size_t)cfg->batch_size : 1;
+    for (size_t off = 0; off < total; off += round)
+        score_group(eng, cfg, u + off, total - off < round ? total - off : round, &tasks[0].req->sp);
+    k = 0;
+    for (size_t t = 0; t < n; t++) {
+        tasks[t].body = NULL;
+        tasks[t].status = answer(eng, cfg, tasks[t].req, &u[k], &tasks[t].body);
+        if (!tasks[t].body) tasks[t].status = 503; /* out of memory building the answer */
+        k += tasks[t].req->n;
+    }
+    for (size_t i = 0; i < total; i++) {
+        vs2_result_free(u[i].r);
+        free(u[i].lc.steps);
+    }
+    free(u);
 }
 
 /* ---- GET bodies --------------------------------------------------------------------------------- */

@@ -74,36 +74,69 @@ static void job_unref(srv_server *s, job *j) {
 
 /* ---- workers ------------------------------------------------------------------------------------- */
 
+/* Take the first waiting request and, behind it, the waiting requests whose options allow one
+ * vs2_score_batch call, up to --batch-size videos (a request is never split). Called with s->mu. */
+static size_t take_group(srv_server *s, job **out, size_t max_jobs) {
+    job *first = s->head;
+    size_t n = 1, videos = first->req->n;
+    out[0] = first;
+    s->head = first->next;
+    for (job *j = s->head, *prev = NULL; j && n < max_jobs;) {
+        job *next = j->next;
+        if (videos + j->req->n <= (size_t)s->cfg->batch_size && !j->cancel &&
+            srv_params_compatible(&first->req->sp, &j->req->sp)) {
+            if (prev) prev->next = next;
+            else s->head = next;
+            out[n++] = j;
+            videos += j->req->n;
+        } else {
+            prev = j;
+        }
+        j = next;
+    }
+    s->tail = NULL;
+    for (job *j = s->head; j; j = j->next) s->tail = j;
+    s->depth -= (int)n;
+    return n;
+}
+
 static void *worker_main(void *arg) {
     srv_server *s = arg;
+    size_t max_jobs = (size_t)s->cfg->batch_size;
+    job **jobs = calloc(max_jobs, sizeof *jobs);
+    srv_task *tasks = calloc(max_jobs, sizeof *tasks);
+    if (!jobs || !tasks) {
+        free(jobs), free(tasks);
+        return NULL; /* the other workers go on; with none, requests time out (504) */
+    }
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->head && !s->stop) pthread_cond_wait(&s->work_cv, &s->mu);
         if (!s->head) break;
-        job *j = s->head;
-        s->head = j->next;
-        if (!s->head) s->tail = NULL;
-        s->depth--;
-        s->in_flight++;
+        size_t n = take_group(s, jobs, max_jobs), live = 0;
+        s->in_flight += (int)n;
         srv_metrics_gauges(s->depth, s->in_flight);
         pthread_mutex_unlock(&s->mu);
-        srv_metrics_queue_wait(now_s() - j->t_enqueue);
-        char *body = NULL;
-        int status = 504;
-        if (!j->cancel) {
-            srv_run run = {s->eng, s->cfg, &j->cancel};
-            status = srv_execute(&run, j->req, &body);
+        double now = now_s();
+        for (size_t i = 0; i < n; i++) {
+            srv_metrics_queue_wait(now - jobs[i]->t_enqueue);
+            jobs[i]->status = 504; /* a request cancelled while it waited is not scored */
+            if (!jobs[i]->cancel) tasks[live++] = (srv_task){jobs[i]->req, &jobs[i]->cancel, 0, NULL};
         }
+        if (live) srv_execute_group(s->eng, s->cfg, tasks, live);
         pthread_mutex_lock(&s->mu);
-        s->in_flight--;
+        s->in_flight -= (int)n;
         srv_metrics_gauges(s->depth, s->in_flight);
-        j->body = body;
-        j->status = status;
-        j->done = 1;
-        job_unref(s, j);
+        for (size_t i = 0, t = 0; i < n; i++) {
+            job *j = jobs[i];
+            if (t < live && tasks[t].req == j->req) j->status = tasks[t].status, j->body = tasks[t].body, t++;
+            j->done = 1;
+            job_unref(s, j);
+        }
         pthread_cond_broadcast(&s->done_cv);
     }
     pthread_mutex_unlock(&s->mu);
+    free(jobs), free(tasks);
     return NULL;
 }
 

@@ -26,7 +26,7 @@ static struct {
     struct { char endpoint[32]; histogram h; } lat[MAX_KEYS];
     int n_lat;
     histogram queue_wait;
-    unsigned long long videos, tokens;
+    unsigned long long videos, tokens, batch_calls;
     double generate_seconds;
     int queue_depth, in_flight;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -67,6 +67,12 @@ void srv_metrics_videos(long n, long tokens, double generate_seconds) {
     M.videos += (unsigned long long)n;
     M.tokens += (unsigned long long)tokens;
     M.generate_seconds += generate_seconds;
+    pthread_mutex_unlock(&M.mu);
+}
+
+void srv_metrics_batch_call(void) {
+    pthread_mutex_lock(&M.mu);
+    M.batch_calls++;
     pthread_mutex_unlock(&M.mu);
 }
 
@@ -127,6 +133,9 @@ char *srv_metrics_text(void) {
     put(&t, "# HELP vs2_in_flight Requests being scored.\n# TYPE vs2_in_flight gauge\nvs2_in_flight %d\n", M.in_flight);
     put(&t, "# HELP vs2_videos_scored_total Videos scored.\n# TYPE vs2_videos_scored_total counter\n"
             "vs2_videos_scored_total %llu\n", M.videos);
+    put(&t, "# HELP vs2_score_batch_calls_total vs2_score_batch calls (videos decoded together per call = "
+            "videos scored / calls).\n# TYPE vs2_score_batch_calls_total counter\nvs2_score_batch_calls_total %llu\n",
+        M.batch_calls);
     put(&t, "# HELP vs2_generated_tokens_total Tokens generated.\n# TYPE vs2_generated_tokens_total counter\n"
             "vs2_generated_tokens_total %llu\n", M.tokens);
     put(&t, "# HELP vs2_generate_seconds_total Time spent generating.\n# TYPE vs2_generate_seconds_total counter\n"

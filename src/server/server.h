@@ -41,6 +41,7 @@ typedef struct srv_config {
     const char *api_key;        /* NULL: no key needed */
     int workers;
     int max_queue;
+    int batch_size;             /* videos a worker scores together (vs2_score_batch) */
     size_t max_body;            /* bytes */
     double request_timeout;     /* seconds */
     int max_connections;
@@ -131,18 +132,23 @@ void srv_metrics_request(const char *endpoint, int status, double seconds);
 void srv_metrics_queue_wait(double seconds);
 void srv_metrics_videos(long n, long tokens, double generate_seconds);
 void srv_metrics_gauges(int queue_depth, int in_flight);
+void srv_metrics_batch_call(void);
 char *srv_metrics_text(void);   /* malloc'd Prometheus text */
 
 /* ---- endpoints (endpoints.c) ----------------------------------------------------------------- */
 
-/* Cancellation: the worker's on_token callback stops generation when *cancel is set. */
-typedef struct srv_run {
-    const vs2_engine *eng;
-    const srv_config *cfg;
-    volatile int *cancel;
-} srv_run;
-/* Run a parsed request; returns the HTTP status and sets *body (malloc'd JSON). */
-int srv_execute(const srv_run *run, srv_request *req, char **body);
+/* One request handed to a worker; status and body (malloc'd JSON) are filled. */
+typedef struct srv_task {
+    srv_request *req;
+    volatile int *cancel;       /* set when the request timed out or its client left */
+    int status;
+    char *body;
+} srv_task;
+/* Whether two requests' decoding options allow scoring them in one vs2_score_batch call. */
+int srv_params_compatible(const vs2_score_params *a, const vs2_score_params *b);
+/* Score n requests with compatible options together (their videos' answers decoded in one
+ * vs2_score_batch call) and answer each. */
+void srv_execute_group(const vs2_engine *eng, const srv_config *cfg, srv_task *tasks, size_t n);
 /* JSON bodies of the GET endpoints. */
 char *srv_info_json(const vs2_engine *eng, const srv_config *cfg);
 char *srv_models_json(const srv_config *cfg);
