@@ -80,6 +80,14 @@ expect 404 'no endpoint' "unknown path" "$A/nothing"
 expect 200 '"scores":' "curl /v1/score" -H 'Content-Type: application/json' \
     -d '{"video": "v.mp4", "prompt": "a red ball rolls across a wooden table"}' "$A/v1/score"
 
+# curl: a multipart upload (the file as it is) scores as the file does on the command line.
+expect 200 '"output_ids":' "multipart /v1/score" -F "video=@$WORK/media/v.mp4" \
+    -F "prompt=a red ball rolls across a wooden table" "$A/v1/score"
+$PY -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); assert a["output_ids"]==b["output_ids"], (a["output_ids"], b["output_ids"])' \
+    "$WORK/body" "$WORK/cli.json" || fail "multipart upload: another answer than vs2 score's"
+expect 400 "multipart part 'colour'" "multipart unknown part" -F "video=@$WORK/media/v.mp4" -F prompt=x -F colour=red "$A/v1/score"
+expect 400 'no \"video\" file part' "multipart without video" -F prompt=x "$A/v1/score"
+
 $PY "$CLIENT" flowfactory --port "$A_PORT" || fail "Flow-Factory-style client"
 $PY "$CLIENT" native --port "$A_PORT" --media "$WORK/media" --vs2-json "$WORK/cli.json" || fail "native API client"
 $PY "$CLIENT" load --port "$A_PORT" --pid "$A_PID" --requests 200 --concurrency 64 --max-seconds 300 --max-rss-mb 2048 \

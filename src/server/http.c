@@ -12,6 +12,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -50,12 +51,35 @@ struct srv_server {
     int n_workers;
 };
 
-typedef struct conn {
-    char *body;
+typedef struct buf {
+    char *p;
     size_t len, cap;
-    int too_big;
+} buf;
+
+typedef struct conn {
+    buf body;
+    int too_big, oom;
     double t0;
+    /* multipart/form-data on /v1/score: the parts "video" (the file), "prompt", "options" (JSON) */
+    struct MHD_PostProcessor *pp;
+    buf part[3];
+    char bad_part[64];
 } conn;
+
+static const char *const part_names[3] = {"video", "prompt", "options"};
+
+static int buf_add(buf *b, const char *data, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *p = realloc(b->p, cap);
+        if (!p) return -1;
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -292,6 +316,61 @@ static MHD_RESULT run_post(srv_server *s, struct MHD_Connection *c, srv_endpoint
     return answer(c, status, body, "application/json", status == 503 ? 1 : 0, url, t0);
 }
 
+/* ---- multipart/form-data (/v1/score): the same request as JSON, the file as base64 data ----------- */
+
+static MHD_RESULT on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                          const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
+                          size_t size) {
+    (void)kind, (void)filename, (void)content_type, (void)transfer_encoding, (void)off;
+    conn *cc = cls;
+    for (int i = 0; i < 3; i++)
+        if (key && !strcmp(key, part_names[i])) {
+            if (size && buf_add(&cc->part[i], data, size)) cc->oom = 1;
+            return MHD_YES;
+        }
+    if (!cc->bad_part[0]) snprintf(cc->bad_part, sizeof cc->bad_part, "%.60s", key ? key : "(unnamed)");
+    return MHD_YES;
+}
+
+static char *base64_encode(const unsigned char *p, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        *o++ = tab[v >> 18 & 63];
+        *o++ = tab[v >> 12 & 63];
+        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *o = 0;
+    return out;
+}
+
+static int multipart_to_json(conn *cc, srv_error *e) {
+    if (cc->bad_part[0]) return srv_fail(e, 400, "multipart part '%s': expected video, prompt and options", cc->bad_part);
+    if (!cc->part[0].len) return srv_fail(e, 400, "multipart: no \"video\" file part");
+    char *b64 = base64_encode((const unsigned char *)cc->part[0].p, cc->part[0].len);
+    json_t *root = json_object(), *opts = NULL;
+    if (cc->part[2].len) {
+        json_error_t je;
+        if (!(opts = json_loadb(cc->part[2].p, cc->part[2].len, 0, &je))) {
+            free(b64), json_decref(root);
+            return srv_fail(e, 400, "multipart part options: not JSON: %s", je.text);
+        }
+    }
+    json_object_set_new(root, "video", json_pack("{s:s}", "data", b64 ? b64 : ""));
+    if (cc->part[1].p) json_object_set_new(root, "prompt", json_stringn_nocheck(cc->part[1].p, cc->part[1].len));
+    if (opts) json_object_set_new(root, "options", opts);
+    free(b64);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text) return srv_fail(e, 503, "out of memory");
+    free(cc->body.p);
+    cc->body = (buf){text, strlen(text), strlen(text) + 1};
+    return 0;
+}
+
 static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                              const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls) {
     (void)version;
@@ -307,24 +386,25 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
             srv_fail(&e, 413, "the body (%s bytes) is over --max-body %zu", cl, s->cfg->max_body);
             return answer_error(c, &e, SRV_EP_SCORE, 0, "other", cc->t0);
         }
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!strcmp(method, "POST") && !strcmp(url, "/v1/score") && ct && !strncasecmp(ct, "multipart/form-data", 19))
+            cc->pp = MHD_create_post_processor(c, 65536, on_part, cc);
         return MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (cc->too_big || cc->len + n > s->cfg->max_body) {
+        if (cc->too_big || cc->body.len + n > s->cfg->max_body) {
             cc->too_big = 1;
             return MHD_YES;
         }
-        if (cc->len + n + 1 > cc->cap) {
-            size_t cap = (cc->len + n + 1) * 2;
-            if (cap > s->cfg->max_body + 1) cap = s->cfg->max_body + 1;
-            char *b = realloc(cc->body, cap);
-            if (!b) return MHD_NO;
-            cc->body = b, cc->cap = cap;
+        if (cc->pp) {
+            cc->body.len += n; /* counted against --max-body; the parts are kept by on_part */
+            if (MHD_post_process(cc->pp, upload_data, n) != MHD_YES && !cc->bad_part[0])
+                snprintf(cc->bad_part, sizeof cc->bad_part, "(malformed multipart body)");
+            return MHD_YES;
         }
-        memcpy(cc->body + cc->len, upload_data, n);
-        cc->len += n;
+        if (buf_add(&cc->body, upload_data, n)) cc->oom = 1;
         return MHD_YES;
     }
     int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), is_post = !strcmp(method, "POST");
@@ -342,9 +422,11 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
         if (!is_post) srv_fail(&e, 405, "%s: use POST", url);
         else if (!authorized(s, c)) srv_fail(&e, 401, "missing or wrong bearer key (Authorization: Bearer KEY)");
         else if (cc->too_big) srv_fail(&e, 413, "the body is over --max-body %zu bytes", s->cfg->max_body);
-        if (e.http) return answer_error(c, &e, ep, 0, url, cc->t0);
+        else if (cc->oom) srv_fail(&e, 503, "out of memory reading the body");
+        else if (cc->pp) multipart_to_json(cc, &e);
+        if (e.http) return answer_error(c, &e, ep, e.http == 503 ? 1 : 0, url, cc->t0);
         srv_request *req;
-        if (srv_parse_request(ep, cc->body ? cc->body : "", cc->len, s->cfg, &req, &e))
+        if (srv_parse_request(ep, cc->body.p ? cc->body.p : "", cc->body.p ? cc->body.len : 0, s->cfg, &req, &e))
             return answer_error(c, &e, ep, 0, url, cc->t0);
         return run_post(s, c, ep, req, url, cc->t0);
     }
@@ -356,7 +438,12 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     (void)cls, (void)c, (void)toe;
     conn *cc = *con_cls;
-    if (cc) free(cc->body), free(cc);
+    if (cc) {
+        if (cc->pp) MHD_destroy_post_processor(cc->pp);
+        for (int i = 0; i < 3; i++) free(cc->part[i].p);
+        free(cc->body.p);
+        free(cc);
+    }
     *con_cls = NULL;
 }
 
