@@ -672,6 +672,51 @@ typedef struct vs2_score_params {
 
 vs2_score_params vs2_score_default_params(void);
 
+/* The longest video the scoring defaults accept, in video tokens (vs2_video_params.max_video_tokens
+ * in vs2_score_default_params; 0 = no limit): 60 s of 480p at 2 fps plans about 30,600. */
+#define VS2_DEFAULT_MAX_VIDEO_TOKENS 16384
+
+/* ---- Scoring options: one table for every front end ------------------------------------- */
+/* `vs2 score`, `vs2 batch`, `vs2 rank`, the server and the Python package read their scoring
+ * options through this table and its setters, so names, limits and messages are the same
+ * everywhere (docs/cli.md lists them). */
+typedef enum vs2_option_type {
+    VS2_OPT_INT,                /* a decimal integer within range */
+    VS2_OPT_DOUBLE,             /* a finite number within range */
+    VS2_OPT_STRING,             /* any non-empty text (not copied: keep it alive) */
+    VS2_OPT_ENUM,               /* one of the words in range, "eval|inf" */
+    VS2_OPT_FLAG                /* no value (on), or true/false, 1/0, yes/no, on/off */
+} vs2_option_type;
+
+#define VS2_OPT_ENGINE 1        /* set with vs2_engine_params_set (model, threads, backend, ...) */
+#define VS2_OPT_SCORE 2         /* set with vs2_score_params_set (template, decoding, video) */
+
+typedef struct vs2_option {
+    const char *name;           /* "max-new-tokens" (CLI spelling; setters also take "max_new_tokens") */
+    vs2_option_type type;
+    const char *range;          /* "1..1048576", "(0, 1]", "eval|inf", ... for help and messages */
+    const char *default_value;  /* as text, for people ("1024", "generation_config's") */
+    const char *help;           /* one or more lines (separated by '\n') */
+    int scope;                  /* VS2_OPT_ENGINE or VS2_OPT_SCORE */
+    const char *metavar;        /* the value's name in help ("N", "eval|inf"); NULL for a flag */
+    const char *group;          /* "model", "prompt", "decoding" or "video" (help sections) */
+} vs2_option;
+
+/* The whole table (static; n receives its length). */
+const vs2_option *vs2_options(size_t *n);
+/* The entry named name ("top-p", "top_p" or "--top-p"), or NULL. */
+const vs2_option *vs2_option_find(const char *name);
+/* Set one option from text: the same parser and messages for every front end. String values
+ * are NOT copied: the caller keeps them alive while the params are used. An unknown name, or an
+ * option of the other scope, is VS2_ERR_INVALID_ARG naming it; a bad value is VS2_ERR_INVALID_ARG
+ * "--top-p: 1.5 is out of range (0, 1]". Decoding options also set the mode: --sample, a
+ * temperature > 0 or samples > 1 choose sampling, temperature 0 chooses greedy. */
+vs2_status vs2_score_params_set(vs2_score_params *p, const char *name, const char *value, vs2_error *err);
+vs2_status vs2_engine_params_set(vs2_engine_params *p, const char *name, const char *value, vs2_error *err);
+/* After all options: refuse contradictions (temperature 0 with sampling or several samples,
+ * several greedy samples) with a message naming the options. */
+vs2_status vs2_score_params_check(const vs2_score_params *p, vs2_error *err);
+
 /* One generated answer and what was read from it. Dimensions in VS2_DIM_* order. */
 typedef struct vs2_sample {
     uint64_t seed;              /* the RNG seed of this sample (unused when greedy) */

@@ -248,7 +248,7 @@ def mode_native(a):
         (422, "/v1/score", {"video": {"frames": [b64(b"GIF89a....")] * 2, "fps": 8}, "prompt": P}, "not a PNG or JPEG"),
         (422, "/v1/score", {"video": {"raw": b64(b"\0" * 10), "shape": [2, 2, 2, 3], "fps": 8}, "prompt": P}, "bytes"),
         (422, "/v1/score", {"video": {"data": b64(b"not a video at all")}, "prompt": P}, "uploaded video"),
-        (422, "/v1/score", {"video": "v.mp4", "prompt": P, "options": {"top_p": 1.5}}, "top_p must be in (0, 1]"),
+        (422, "/v1/score", {"video": "v.mp4", "prompt": P, "options": {"top_p": 1.5}}, "out of range (0, 1]"),
         (422, "/v1/score", {"video": "v.mp4", "prompt": P, "options": {"temperature": 0, "samples": 2}}, "greedy"),
         (422, "/v1/score", {"video": "v.mp4", "prompt": P, "options": {"max_new_tokens": 10 ** 6}}, "max_new_tokens"),
         (413, "/v1/score", {"video": {"frames": [b64(pngs[0])] * 65, "fps": 8}, "prompt": P}, "frames"),

@@ -14,7 +14,7 @@
 static const char *const CMD = "vs2 batch";
 
 static void usage(FILE *f) {
-    fprintf(f,
+    fputs(
             "usage: vs2 batch --manifest IN --out OUT.jsonl [options]\n"
             "       vs2 batch DIR|'GLOB'|VIDEO... (--prompt TEXT | --prompts FILE | sidecar STEM.txt)\n"
             "                 --out OUT.jsonl [options]\n\n"
@@ -50,11 +50,13 @@ static void usage(FILE *f) {
             "  --batch-size B         videos scored together, their answers decoded in shared passes\n"
             "                         over the weights (default 8; 1..64); results are the same for\n"
             "                         any B, lines are written when a batch ends\n\n"
-            "%s%s\n"
+            , f);
+    cli_scoring_help(f);
+    fputs("\n"
             "Exit status: 0 every item has a result with scores; 1 error (manifest, model, output\n"
             "file, lock held); 2 bad usage; 3 finished, but some lines are error lines (unreadable\n"
             "video, no scores in the answer); 128+N stopped by signal N (resume later).\n",
-            cli_scoring_help, cli_video_help);
+          f);
 }
 
 typedef struct work {
@@ -340,27 +342,29 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
     opts o = *op;
     int by_weighted = *by_weighted_p;
     for (int i = 1; i < argc; i++) {
-        const char *a = cli_alias(argv[i]);
+        char buf[64];
+        const char *iv;
+        const char *a = cli_arg_name(argv[i], buf, sizeof buf, &iv);
         int r = cli_scoring_opt(&sc, argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--reference-quirks")) o.quirks = 1;
-        else if (!strcmp(a, "--groups")) o.groups = 1;
-        else if (!strcmp(a, "--retry-errors")) o.retry_errors = 1;
-        else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
-        else if (!strcmp(a, "--manifest") || !strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--format") ||
-                 !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--progress-every") ||
-                 !strcmp(a, "--batch-size") ||
-                 !strcmp(a, "--by") || !strcmp(a, "--weights") || !strcmp(a, "--prompt") ||
-                 !strcmp(a, "--prompts") || !strcmp(a, "--csv")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s: %s needs a value\n", CMD, a);
-                return 2;
-            }
-            const char *v = argv[++i];
+        } else if (!strcmp(a, "--reference-quirks") || !strcmp(a, "--groups") || !strcmp(a, "--retry-errors") ||
+                   !strcmp(a, "--dry-run")) {
+            if (!cli_arg_flag(CMD, a, iv)) return 2;
+            if (!strcmp(a, "--reference-quirks")) o.quirks = 1;
+            else if (!strcmp(a, "--groups")) o.groups = 1;
+            else if (!strcmp(a, "--retry-errors")) o.retry_errors = 1;
+            else o.dry_run = 1;
+        } else if (!strcmp(a, "--manifest") || !strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--format") ||
+                   !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--progress-every") ||
+                   !strcmp(a, "--batch-size") ||
+                   !strcmp(a, "--by") || !strcmp(a, "--weights") || !strcmp(a, "--prompt") ||
+                   !strcmp(a, "--prompts") || !strcmp(a, "--csv")) {
+            const char *v = cli_arg_value(CMD, argc, argv, &i, a, iv);
+            if (!v) return 2;
             if (!strcmp(a, "--manifest")) o.manifest = v;
             else if (!strcmp(a, "--prompt")) o.prompt = v;
             else if (!strcmp(a, "--prompts")) o.prompts = v;
@@ -374,7 +378,13 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
                     return 2;
                 }
             } else if (!strcmp(a, "--batch-size")) {
-                if (!cli_parse_ll(CMD, a, v, 1, 64, &o.batch_size)) return 2;
+                char *end;
+                errno = 0;
+                o.batch_size = strtoll(v, &end, 10);
+                if (errno || end == v || *end || o.batch_size < 1 || o.batch_size > 64) {
+                    fprintf(stderr, "%s: --batch-size: expected an integer in [1, 64], got '%s'\n", CMD, v);
+                    return 2;
+                }
             } else if (!strcmp(a, "--progress-every")) {
                 if (!cli_parse_double(CMD, a, v, &o.every) || !(o.every >= 0)) return 2;
             } else if (!strcmp(a, "--weights")) {

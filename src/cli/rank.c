@@ -166,7 +166,7 @@ int cli_parse_weights(const char *cmd, const char *s, double w[VS2_NDIMS]) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
+    fputs(
             "usage: vs2 rank (--prompt TEXT | --prompt-file FILE) [options] VIDEO|DIR|'GLOB'...\n\n"
             "Best-of-N: score every candidate video for one prompt and print them ranked, best\n"
             "first. The key is the mean of the three hard scores (the reference rule); equal keys\n"
@@ -182,10 +182,12 @@ static void usage(FILE *f) {
             "                         (--by weighted = hard scores with --weights)\n"
             "output\n"
             "  --json                 one JSON object: ranking and every candidate's full result\n\n"
-            "%s%s\n"
+            , f);
+    cli_scoring_help(f);
+    fputs("\n"
             "Exit status: 0 ranked; 1 error (model); 2 bad usage; 3 a candidate could not be scored\n"
             "or no candidate has scores.\n",
-            cli_scoring_help, cli_video_help);
+          f);
 }
 
 static char *read_text(const char *path) {
@@ -218,7 +220,9 @@ int cmd_rank(int argc, char **argv) {
     if (!videos) return 1;
     int rc = 2;
     for (int i = 1; i < argc; i++) {
-        const char *a = cli_alias(argv[i]);
+        char buf[64];
+        const char *iv;
+        const char *a = cli_arg_name(argv[i], buf, sizeof buf, &iv);
         int r = cli_scoring_opt(&sc, argc, argv, &i);
         if (r < 0) goto out;
         if (r > 0) continue;
@@ -226,18 +230,16 @@ int cmd_rank(int argc, char **argv) {
             usage(stdout);
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--no-json")) json = 0;
-        else if (!strcmp(a, "--")) {
+        } else if (!strcmp(a, "--json") || !strcmp(a, "--no-json")) {
+            if (!cli_arg_flag(cmd, a, iv)) goto out;
+            json = !strcmp(a, "--json");
+        } else if (!strcmp(a, "--")) {
             while (++i < argc) videos[nv++] = argv[i];
         } else if (a[0] == '-' && a[1]) {
             if (!strcmp(a, "--prompt") || !strcmp(a, "--prompt-file") || !strcmp(a, "--by") ||
                 !strcmp(a, "--weights")) {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "%s: %s needs a value\n", cmd, a);
-                    goto out;
-                }
-                const char *v = argv[++i];
+                const char *v = cli_arg_value(cmd, argc, argv, &i, a, iv);
+                if (!v) goto out;
                 if (!strcmp(a, "--prompt")) prompt = v;
                 else if (!strcmp(a, "--prompt-file")) prompt_file = v;
                 else if (!strcmp(a, "--weights")) {

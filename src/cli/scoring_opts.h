@@ -10,23 +10,22 @@ typedef struct cli_scoring {
     vs2_engine_params ep;
     vs2_hub_params hp;
     vs2_score_params sp;
-    int sample, verbose, greedy; /* greedy: --temperature 0 */
+    int verbose;
     cli_hub_view hub_view;
-    long long samples;
 } cli_scoring;
 
 void cli_scoring_init(cli_scoring *s, const char *cmd);
 /* argv[*i] is an option: 1 = consumed (with its value; *i advanced), 0 = not a scoring option,
- * -1 = bad value (message printed). */
+ * -1 = bad value (message printed). The scoring options are the library's table (vs2_options),
+ * set with its setters; --revision, --offline and --verbose are the command's own. */
 int cli_scoring_opt(cli_scoring *s, int argc, char **argv, int *i);
-/* Resolve the decoding mode after all options; 0 (message printed) on a contradiction. */
+/* After all options: vs2_score_params_check; 0 (message printed) on a contradiction. */
 int cli_scoring_finish(cli_scoring *s);
 /* Load the engine; prints the error and returns NULL on failure. */
 vs2_engine *cli_scoring_load(cli_scoring *s);
-/* The options' help text. */
-extern const char cli_scoring_help[];
-/* Parse an integer / a double option value (message printed on failure). */
-int cli_parse_ll(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
+/* The options' help, generated from the table: model, prompt, decoding and video sections. */
+void cli_scoring_help(FILE *f);
+/* Parse a double option value (message printed on failure). */
 int cli_parse_double(const char *cmd, const char *opt, const char *s, double *out);
 
 

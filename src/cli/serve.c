@@ -95,7 +95,13 @@ static int serve_opt(srv_config *c, int argc, char **argv, int *i, const char **
     } else {
         long long lo = !strcmp(a, "--port") || !strcmp(a, "--max-queue") ? 0 : 1;
         long long hi = !strcmp(a, "--port") ? 65535 : !strcmp(a, "--workers") ? 256 : (long long)1 << 40;
-        if (!cli_parse_ll(cmd, a, v, lo, hi, &ll)) return -1;
+        char *end;
+        errno = 0;
+        ll = strtoll(v, &end, 10);
+        if (errno || end == v || *end || ll < lo || ll > hi) {
+            fprintf(stderr, "%s: %s: expected an integer in [%lld, %lld], got '%s'\n", cmd, a, lo, hi, v);
+            return -1;
+        }
         if (!strcmp(a, "--port")) c->port = (int)ll;
         else if (!strcmp(a, "--workers")) c->workers = (int)ll;
         else if (!strcmp(a, "--batch-size")) c->batch_size = (int)(ll > 256 ? 256 : ll);
@@ -158,7 +164,8 @@ int cmd_serve(int argc, char **argv) {
     const char *port_file = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("%s\n%s%s", serve_help, cli_scoring_help, cli_video_help);
+            printf("%s\n", serve_help);
+            cli_scoring_help(stdout);
             return 0;
         }
         int k = serve_opt(&cfg, argc, argv, &i, &port_file);

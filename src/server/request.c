@@ -61,19 +61,7 @@ int srv_base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len)
     return 0;
 }
 
-/* ---- options: the rules and ranges of vs2 score's options ------------------------------------ */
-
-typedef struct opt_state {
-    int sample, greedy;
-    long long samples;
-} opt_state;
-
-static int get_number(json_t *v, const char *where, const char *name, double *out, srv_error *e) {
-    if (!json_is_number(v)) return srv_fail(e, 400, "%s%s: expected a number", where, name);
-    *out = json_number_value(v);
-    if (!isfinite(*out)) return srv_fail(e, 422, "%s%s: not a finite number", where, name);
-    return 0;
-}
+/* ---- options: the library's table (vs2_score_params_set), as vs2 score reads them -------------- */
 
 static int get_int(json_t *v, const char *where, const char *name, long long lo, long long hi, long long *out,
                    srv_error *e) {
@@ -88,91 +76,55 @@ static int get_int(json_t *v, const char *where, const char *name, long long lo,
 /* name with '-' read as '_' ("max-new-tokens" == "max_new_tokens"). */
 static int name_is(const char *name, const char *want) {
     for (; *name && *want; name++, want++)
-        if (*name != *want && !(*name == '-' && *want == '_')) return 0;
+        if (*name != *want && !((*name == '-' || *name == '_') && (*want == '_' || *want == '-'))) return 0;
     return *name == *want;
 }
 
-static int set_option(srv_request *r, opt_state *st, const srv_config *cfg, const char *name, json_t *v,
-                      const char *where, srv_error *e) {
-    vs2_score_params *sp = &r->sp;
-    double d;
-    long long ll;
-    if (name_is(name, "template")) {
-        const char *t = json_string_value(v);
-        if (t && !strcmp(t, "eval")) sp->tmpl = VS2_TEMPLATE_EVAL;
-        else if (t && !strcmp(t, "inf")) sp->tmpl = VS2_TEMPLATE_INF;
-        else return srv_fail(e, 422, "%stemplate: expected \"eval\" or \"inf\"", where);
-    } else if (name_is(name, "sample")) {
-        if (!json_is_boolean(v)) return srv_fail(e, 400, "%ssample: expected true or false", where);
-        st->sample = json_is_true(v);
-    } else if (name_is(name, "temperature")) {
-        if (get_number(v, where, name, &d, e)) return -1;
-        if (d < 0) return srv_fail(e, 422, "%stemperature must be >= 0 (0 = greedy)", where);
-        if (d == 0) st->greedy = 1;
-        else sp->temperature = d, st->sample = 1;
-    } else if (name_is(name, "top_p")) {
-        if (get_number(v, where, name, &d, e)) return -1;
-        if (!(d > 0 && d <= 1)) return srv_fail(e, 422, "%stop_p must be in (0, 1]", where);
-        sp->top_p = d;
-    } else if (name_is(name, "repetition_penalty")) {
-        if (get_number(v, where, name, &d, e)) return -1;
-        if (!(d > 0)) return srv_fail(e, 422, "%srepetition_penalty must be > 0", where);
-        sp->repetition_penalty = d;
-    } else if (name_is(name, "fps")) {
-        if (get_number(v, where, name, &d, e)) return -1;
-        if (!(d > 0)) return srv_fail(e, 422, "%sfps must be > 0", where);
-        sp->video.fps = d;
-    } else if (name_is(name, "top_k")) {
-        if (get_int(v, where, name, 0, 1 << 30, &ll, e)) return -1;
-        sp->top_k = (int)ll;
-    } else if (name_is(name, "seed")) {
-        if (get_int(v, where, name, 0, INT64_MAX, &ll, e)) return -1;
-        sp->seed = (uint64_t)ll;
-    } else if (name_is(name, "samples")) {
-        if (get_int(v, where, name, 1, 64, &st->samples, e)) return -1;
-    } else if (name_is(name, "max_new_tokens") || name_is(name, "max_tokens") ||
-               name_is(name, "max_completion_tokens")) {
-        if (get_int(v, where, name, 1, cfg->max_new_tokens, &ll, e)) return -1;
-        sp->max_new_tokens = (int)ll;
-    } else if (name_is(name, "min_pixels") || name_is(name, "max_pixels") || name_is(name, "total_pixels")) {
-        if (get_int(v, where, name, 1, (long long)1 << 40, &ll, e)) return -1;
-        if (name_is(name, "min_pixels")) sp->video.min_pixels = ll;
-        else if (name_is(name, "max_pixels")) sp->video.max_pixels = ll;
-        else sp->video.total_pixels = ll;
-    } else if (name_is(name, "nframes") || name_is(name, "max_frames")) {
-        if (get_int(v, where, name, 2, 100000, &ll, e)) return -1;
-        if (name_is(name, "nframes")) sp->video.nframes = (int)ll;
-        else sp->video.max_frames = (int)ll;
-    } else if (name_is(name, "answer")) {
+/* One option: the server's own ("answer", OpenAI's "max_tokens"), else a scoring option of the
+ * library's table set from its JSON value as text, with the table's ranges and messages. */
+static int set_option(srv_request *r, const srv_config *cfg, const char *name, json_t *v, const char *where,
+                      srv_error *e) {
+    if (name_is(name, "answer")) {
         const char *a = json_string_value(v);
         if (!a) return srv_fail(e, 400, "%sanswer: expected a string (the answer to score by teacher forcing)", where);
         free(r->answer);
         if (!(r->answer = strdup(a))) return srv_fail(e, 500, "out of memory");
-        sp->answer = r->answer;
-    } else {
-        return srv_fail(e, 400, "%s%s: unknown option (see docs/server.md, \"Options\")", where, name);
+        r->sp.answer = r->answer;
+        return 0;
     }
+    if (name_is(name, "max_tokens") || name_is(name, "max_completion_tokens")) name = "max-new-tokens";
+    const vs2_option *o = vs2_option_find(name);
+    if (!o || o->scope != VS2_OPT_SCORE || name_is(name, "max_video_tokens"))
+        return srv_fail(e, 400, "%s%s: unknown option (see docs/server.md, \"Options\")", where, name);
+    char text[64];
+    if (json_is_string(v)) snprintf(text, sizeof text, "%s", json_string_value(v));
+    else if (json_is_integer(v)) snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) snprintf(text, sizeof text, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v)) snprintf(text, sizeof text, "%s", json_is_true(v) ? "true" : "false");
+    else return srv_fail(e, 400, "%s%s: expected a %s", where, name, o->type == VS2_OPT_FLAG ? "boolean" : "number or string");
+    vs2_error err;
+    if (vs2_score_params_set(&r->sp, name, text, &err) != VS2_OK) return srv_fail(e, 422, "%s%s", where, err.message);
+    if (r->sp.max_new_tokens > cfg->max_new_tokens)
+        return srv_fail(e, 422, "%smax_new_tokens: %d is over this server's limit %d (--max-new-tokens-limit)", where,
+                        r->sp.max_new_tokens, cfg->max_new_tokens);
+    if (r->sp.samples > 64) return srv_fail(e, 422, "%ssamples: %d is over this server's limit 64", where, r->sp.samples);
     return 0;
 }
 
-static int finish_options(srv_request *r, opt_state *st, const char *where, srv_error *e) {
-    if (st->greedy && (st->sample || st->samples > 1))
-        return srv_fail(e, 422, "%stemperature 0 is greedy decoding; it cannot go with sample/samples", where);
-    if (st->samples > 1) st->sample = 1; /* greedy samples would all be one answer */
-    r->sp.samples = (int)st->samples;
-    r->sp.decoding = st->sample ? VS2_DECODE_SAMPLE : VS2_DECODE_GREEDY;
+static int finish_options(srv_request *r, const char *where, srv_error *e) {
+    vs2_error err;
+    if (vs2_score_params_check(&r->sp, &err) != VS2_OK) return srv_fail(e, 422, "%s%s", where, err.message);
     return 0;
 }
 
 static int parse_options(srv_request *r, json_t *opts, const srv_config *cfg, srv_error *e) {
-    opt_state st = {r->sp.decoding == VS2_DECODE_SAMPLE, 0, r->sp.samples > 0 ? r->sp.samples : 1};
     if (opts && !json_is_null(opts)) {
         if (!json_is_object(opts)) return srv_fail(e, 400, "options: expected an object");
         const char *k;
         json_t *v;
-        json_object_foreach(opts, k, v) if (set_option(r, &st, cfg, k, v, "options.", e)) return -1;
+        json_object_foreach(opts, k, v) if (set_option(r, cfg, k, v, "options.", e)) return -1;
     }
-    return finish_options(r, &st, "options: ", e);
+    return finish_options(r, "options: ", e);
 }
 
 int srv_reward_from_name(const char *name, vs2_rank_params *rp) {
@@ -613,12 +565,11 @@ static int parse_chat(srv_request *r, json_t *root, const srv_config *cfg, srv_e
     free(text);
     if (rc) return -1;
     /* OpenAI decoding fields map onto the options. */
-    opt_state st = {0, 0, 1};
     static const char *const mapped[] = {"temperature", "top_p", "seed", "max_tokens", "max_completion_tokens",
                                          "top_k", "repetition_penalty", NULL};
     for (int k = 0; mapped[k]; k++) {
         json_t *v = json_object_get(root, mapped[k]);
-        if (v && !json_is_null(v) && set_option(r, &st, cfg, mapped[k], v, "", e)) return -1;
+        if (v && !json_is_null(v) && set_option(r, cfg, mapped[k], v, "", e)) return -1;
     }
     json_t *lp = json_object_get(root, "logprobs"), *tl = json_object_get(root, "top_logprobs");
     r->logprobs = json_is_true(lp);
@@ -629,7 +580,7 @@ static int parse_chat(srv_request *r, json_t *root, const srv_config *cfg, srv_e
     }
     const char *model = json_string_value(json_object_get(root, "model"));
     if (model && !(r->model = strdup(model))) return srv_fail(e, 500, "out of memory");
-    return finish_options(r, &st, "", e);
+    return finish_options(r, "", e);
 }
 
 int srv_parse_request(srv_endpoint ep, const char *body, size_t len, const srv_config *cfg, srv_request **out,
