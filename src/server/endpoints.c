@@ -448,7 +448,10 @@ char *srv_info_json(const vs2_engine *eng, const srv_config *cfg) {
     json_t *root = json_pack("{s:s, s:s, s:o, s:o, s:i, s:i}", "vs2_version", vs2_version(), "model", cfg->model_name,
                              "decoding", dec, "limits", lim, "workers", cfg->workers, "max_queue", cfg->max_queue);
     if (eng) {
-        json_object_set_new(root, "model_dir", json_string(vs2_engine_model_dir(eng)));
+        const char *dir = vs2_engine_model_dir(eng), *snap = strstr(dir, "/snapshots/");
+        json_object_set_new(root, "model_dir", json_string(dir));
+        /* A model from the Hugging Face cache: its snapshot directory is named by the commit. */
+        if (snap) json_object_set_new(root, "revision", json_stringn(snap + 11, strcspn(snap + 11, "/")));
         json_object_set_new(root, "backend", json_string(vs2_engine_backend(eng)));
         json_object_set_new(root, "weight_files", weight_files(eng));
     }
