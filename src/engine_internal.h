@@ -29,6 +29,13 @@ char *vs2__rationale(const char *text, size_t len);
 const struct vs2_llm *vs2__engine_llm(const vs2_engine *e);
 const struct vs2_vision *vs2__engine_vision(const vs2_engine *e);
 
+/* Internal hook for `vs2 serve` (OpenAI logprobs): called in the scoring thread after each
+ * generated token with the logits the token was chosen from (processed as the decoding settings
+ * say: the distribution the soft scores read). Thread-local, set around one vs2_score* call by
+ * the caller's thread and cleared with NULL; no effect on anything else. */
+typedef void (*vs2__logits_fn)(void *user, int sample, int step, const float *logits, int32_t n_vocab, int32_t id);
+void vs2__set_logits_hook(vs2__logits_fn fn, void *user);
+
 /* Recompute result->mean from result->samples. */
 void vs2__result_means(vs2_result *r);
 

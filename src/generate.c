@@ -373,6 +373,14 @@ static vs2_status seq_start(const vs2_engine *e, seq *g, int first_of_job, vs2_e
     return st;
 }
 
+static _Thread_local vs2__logits_fn logits_hook;
+static _Thread_local void *logits_hook_user;
+
+void vs2__set_logits_hook(vs2__logits_fn fn, void *user) {
+    logits_hook = fn;
+    logits_hook_user = user;
+}
+
 /* The sampler's choice from an answer's logits (processed in place) and the score digits'
  * probabilities under them: work on the answer's own state only, so the live answers of a step
  * run this in parallel (pick_task). */
@@ -399,15 +407,16 @@ static void pick_task(void *ctx, int64_t k, int thread) {
 
 /* Take the chosen token of a live answer (the forced one when teacher forcing), tell the
  * callback, and mark the answer done when it stops. */
-static vs2_status seq_take(const vs2_engine *e, seq *g, vs2_error *err) {
+static vs2_status seq_take(const vs2_engine *e, seq *g, const float *logits, vs2_error *err) {
     const vs2_score_params *p = g->j->p;
     const int32_t n_vocab = vs2_llm_vocab(e->llm);
     int32_t id = g->forced ? g->forced->ids[g->n] : g->choice;
     if (id < 0 || id >= n_vocab)
         return vs2__fail(err, VS2_ERR_INTERNAL, "generate: id %d is outside the vocabulary of %d", (int)id, (int)n_vocab);
+    const int sample = g->j->index * p->samples + g->si;
+    if (logits_hook) logits_hook(logits_hook_user, sample, (int)g->n, logits, n_vocab, id);
     g->ids[g->n++] = id;
     vs2_sampler_accept(g->smp, &id, 1);
-    const int sample = g->j->index * p->samples + g->si;
     if (p->on_token && p->on_token(p->on_token_user, sample, (int)g->n - 1, id)) {
         g->reason = "callback";
         g->done = 1;
@@ -456,7 +465,7 @@ static vs2_status decode_group(const vs2_engine *e, seq *g, int B, const vs2_run
         vs2_pool_for(run->pool, n_alive, pick_task, &pj);
         for (int b = 0; b < B && st == VS2_OK; b++) {
             if (g[b].done) continue;
-            st = seq_take(e, &g[b], err);
+            st = seq_take(e, &g[b], logits + (size_t)b * n_vocab, err);
             if (st == VS2_OK && pr) report(pr->p, VS2_PHASE_GENERATE, ++pr->generated, total);
             if (g[b].done) g[b].t_end = now_ms();
             else which[live++] = b;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything vs2 needs to build and to run its whole test suite on Debian 12.
 # Build: a C toolchain, CMake/Ninja, FFmpeg's libav*, PCRE2, utf8proc, jansson, libcurl (OpenSSL
-# flavour; the hub download) and OpenSSL's libcrypto (sha256), CA certificates for https.
+# flavour; the hub download) and OpenSSL's libcrypto (sha256), CA certificates for https,
+# libmicrohttpd (vs2 serve).
 # Tests only: clang + libFuzzer, the ffmpeg CLI (test videos), Debian's python3 torch/torchvision/PyAV
 # (the video reference), python3-scipy (the metrics reference), chromium (the report test),
 # Node + the pinned npm packages (Hugging Face tokenizers, the reference tokenizer).
@@ -15,10 +16,11 @@ SUDO=""
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config
             libpcre2-dev libutf8proc-dev libjansson-dev
             libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-            libcurl4-openssl-dev libssl-dev ca-certificates libjpeg62-turbo-dev)
+            libcurl4-openssl-dev libssl-dev ca-certificates libjpeg62-turbo-dev
+            libmicrohttpd-dev)
 TEST_PKGS=(clang libclang-rt-14-dev libomp-14-dev ffmpeg
            python3 python3-numpy python3-torch python3-torchvision python3-av
-           python3-pil python3-scipy chromium)
+           python3-pil python3-scipy python3-requests curl chromium)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do

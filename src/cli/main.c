@@ -22,6 +22,7 @@ static const command commands[] = {
     {"batch", cmd_batch, "score a manifest into a resumable JSONL file (shards, Best-of-N groups)"},
     {"merge", cmd_merge, "join shard outputs of vs2 batch, refusing duplicates, reporting gaps"},
     {"rank", cmd_rank, "Best-of-N: score candidate videos for one prompt and rank them"},
+    {"serve", cmd_serve, "an HTTP reward server: native API, Flow-Factory /compute, OpenAI chat"},
     {"bench", cmd_bench, "speed of prefill, decoding, the vision tower and a whole video; machine peaks"},
 };
 
