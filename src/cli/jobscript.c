@@ -408,8 +408,10 @@ static void write_k8s(FILE *f, const job *j) {
     yaml_str(f, j->image);
     fputs("\n          command: [\"sh\", \"-c\"]\n          args:\n            - |\n", f);
     const char *ind = "              ";
-    fprintf(f, "%sset -u\n%secho \"vs2 shard pod: index $JOB_COMPLETION_INDEX of $VS2_SHARDS on $(hostname)\"\n%src=0\n",
+    fprintf(f, "%sset -u\n%secho \"vs2 shard pod: index $JOB_COMPLETION_INDEX of $VS2_SHARDS on $(hostname)\"\n%smkdir -p ",
             ind, ind, ind);
+    sh_word(f, j->abs_out);
+    fprintf(f, " || exit 1\n%src=0\n", ind);
     put_batch_cmd(f, j, "vs2", ind);
     put_batch_status(f, ind);
     fprintf(f, "%sif [ \"$rc\" -eq 0 ]; then touch ", ind);
