@@ -123,8 +123,9 @@ K=1
 S1="$W/run/shard-$K-of-$SHARDS.jsonl"
 want1=$("$VS2_BIN" batch --manifest "$W/m.jsonl" --shard $K/$SHARDS --dry-run 2>/dev/null | wc -l)
 [ "$want1" -ge 4 ] || fail "shard $K has only $want1 items: too few to stop it half-way"
-for _ in $(seq 600); do
-    [ "$(lines "$S1")" -ge 2 ] && break
+# (the waits are long only for a machine under load: unloaded, the whole test takes well under 3 min)
+for _ in $(seq 3000); do
+    [ "$(lines "$S1")" -ge 1 ] && break
     sleep 0.1
 done
 at_kill=$(lines "$S1")
@@ -168,11 +169,11 @@ rc=$?
 
 # ---- wait for the cluster ------------------------------------------------------------------------------------
 done_ok=0
-for _ in $(seq 900); do
+for _ in $(seq 2000); do
     [ -z "$(squeue -h 2>/dev/null)" ] && { done_ok=1; break; }
     sleep 0.2
 done
-[ $done_ok -eq 1 ] || fail "jobs still queued after 180 s: $(squeue 2>&1)"
+[ $done_ok -eq 1 ] || fail "jobs still queued after 400 s: $(squeue 2>&1)"
 ls "$W/run/logs" >/dev/null 2>&1 || fail "no logs directory"
 L1="$W/run/logs/shard-$K.log"
 grep -q "restart 1" "$L1" || fail "task $K did not run a second time: $(cat "$L1")"
