@@ -3,7 +3,8 @@
 # --dry-run (no model): Slurm arrays by MIN/MAX, MIN/MAX/STEP, COUNT, and with --shards/VS2_SHARDS
 # (a re-submitted single index), Kubernetes' JOB_COMPLETION_INDEX with --shards/VS2_SHARDS; the
 # shard taken is the one --shard K/N takes, the message says which and why; {shard}/{shards} in
-# --out name a file the run resumes; every refusal (contradictions, out of range, guesses).
+# --out name a file the run resumes; every refusal (contradictions, out of range, guesses); the
+# files `vs2 slurm` writes (syntax, contents) and its usage errors.
 set -u
 : "${VS2_BIN:?run through ctest}" "${VS2_TEST_TMP:?run through ctest}"
 W="$VS2_TEST_TMP/t_shard"
@@ -79,6 +80,32 @@ first=$(ids 1/3 | head -n 1)
 printf '{"id":"%s","error":"x","error_kind":"score"}\n' "$first" > "$W/out-1-of-3.jsonl"
 n=$(env JOB_COMPLETION_INDEX=1 VS2_SHARDS=3 "$VS2_BIN" batch --manifest "$W/m.jsonl" --dry-run --out "$W/out-{shard}-of-{shards}.jsonl" 2>/dev/null | wc -l)
 [ "$n" -eq $(($(ids 1/3 | wc -l) - 1)) ] || fail "{shard} in --out: $n ids to do (the file was not read)"
+
+# vs2 slurm's files without a cluster (t_slurm.sh runs them on one): shell syntax, the array and the
+# shard count, the shared cache offline, the options after --; usage errors.
+"$VS2_BIN" slurm --manifest "$W/m.jsonl" --shards 4 --out-dir "$W/job" --hf-home /shared/hf --cpus-per-task 3 \
+    --partition cpu --time 2:00:00 -- --max-new-tokens 64 > /dev/null 2>&1 || fail "vs2 slurm: exit $?"
+for f in vs2-shards.sbatch vs2-final.sbatch submit.sh; do
+    [ -x "$W/job/$f" ] || fail "$f not written or not executable"
+    sh -n "$W/job/$f" || fail "$f: shell syntax"
+done
+[ -d "$W/job/logs" ] || fail "vs2 slurm: no logs directory"
+S=$(cat "$W/job/vs2-shards.sbatch")
+for want in "#SBATCH --array=0-3" "#SBATCH --cpus-per-task=3" "#SBATCH --partition=cpu" "#SBATCH --time=2:00:00" \
+            "#SBATCH --requeue" "--shard auto --shards 4" "shard-{shard}-of-{shards}.jsonl" "export HF_HUB_OFFLINE=1" \
+            "export HF_HOME='/shared/hf'" "'--max-new-tokens' '64'" "--manifest '$W/m.jsonl'"; do
+    grep -qF -- "$want" <<<"$S" || fail "vs2-shards.sbatch lacks '$want'"
+done
+grep -qF "merge --manifest '$W/m.jsonl'" "$W/job/vs2-final.sbatch" || fail "vs2-final.sbatch: no merge"
+grep -qF -- "--dependency=afterok:" "$W/job/submit.sh" || fail "submit.sh: no afterok dependency"
+out=$("$VS2_BIN" slurm --manifest "$W/nope.jsonl" --shards 2 --out-dir "$W/job2" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "nope.jsonl" <<<"$out" || fail "vs2 slurm, missing manifest: exit $rc ($out)"
+out=$("$VS2_BIN" slurm --manifest "$W/m.jsonl" --shards 2 --out-dir "$W/job2" -- --out x 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "the job sets it" <<<"$out" || fail "vs2 slurm -- --out: exit $rc ($out)"
+out=$("$VS2_BIN" slurm --manifest "$W/m.jsonl" --out-dir "$W/job2" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "required" <<<"$out" || fail "vs2 slurm without --shards: exit $rc ($out)"
+out=$("$VS2_BIN" slurm --manifest "$W/m.jsonl" --shards 2 --out-dir "$W/job2" --image x 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "unknown option" <<<"$out" || fail "vs2 slurm --image: exit $rc ($out)"
 
 [ $fails -eq 0 ] && echo "t_shard: all checks passed" || echo "t_shard: $fails failures" >&2
 [ $fails -eq 0 ]
