@@ -143,14 +143,10 @@ for _ in $(seq 50); do
     sleep 0.2
 done
 [ $requeued -eq 1 ] || fail "scontrol requeue ${J}_$K: $(scontrol requeue "${J}_$K" 2>&1)"
-# A requeued job waits (BeginTime) before it may start again; let it start now.
-for _ in $(seq 20); do
-    scontrol update jobid="${J}_$K" StartTime=now 2>/dev/null && break
-    sleep 0.3
-done
 # Slurm never satisfies afterok on an array once one of its tasks was cancelled (even requeued): the
-# first final job stays pending for ever; docs/scale-out.md: cancel it, submit.sh final JOBID.
-for _ in $(seq 50); do
+# first final job stays pending for ever; docs/scale-out.md: cancel it, submit.sh final JOBID. The
+# requeued task is held (BeginTime) meanwhile, so the new final job must wait for it.
+for _ in $(seq 25); do
     r=$(squeue -h -j "$F" -o %r 2>/dev/null); [ "$r" = DependencyNeverSatisfied ] && break
     sleep 0.2
 done
@@ -158,8 +154,12 @@ echo "first final job $F: ${r:-gone}"
 scancel "$F"
 fin=$("$W/run/submit.sh" final "$J") || fail "submit.sh final $J: exit $? ($fin)"
 echo "$fin"
-F2=$(sed -n 's/^final job \([0-9]*\).*/\1/p' <<<"$fin")
-grep -q "afterok:${J}_$K" <<<"$fin" || fail "submit.sh final: the new final job does not wait for the requeued task ($fin)"
+grep -q "afterok:.*${J}_$K" <<<"$fin" || fail "submit.sh final: the new final job does not wait for the requeued task ($fin)"
+# A requeued job waits (BeginTime) before it may start again; let it start now.
+for _ in $(seq 20); do
+    scontrol update jobid="${J}_$K" StartTime=now 2>/dev/null && break
+    sleep 0.3
+done
 
 # ---- meanwhile: the single-machine run of the same manifest ---------------------------------------------
 "$VS2_BIN" batch --manifest "$W/m.jsonl" --out "$W/single.jsonl" --threads 1 --progress-every 0 "${OPTS[@]}" \
