@@ -573,7 +573,8 @@ vs2_status vs2_report_write(vs2_results *const *results, const char *const *name
  *
  * Threads: an engine is read-only after vs2_engine_load. Any number of threads may call
  * vs2_score / vs2_score_video with the same engine at once; each call allocates its own KV
- * cache and buffers (about 0.5 GB for a 3,600-token video at the 7B shapes) and frees them. */
+ * cache and buffers (the KV cache of a 3,600-token video at the 7B shapes: about 0.5 GB in fp32 with
+ * the reference set, half that in bf16 with the int8 set) and frees them. */
 
 typedef struct vs2_engine vs2_engine;
 
@@ -672,6 +673,51 @@ typedef struct vs2_score_params {
 
 vs2_score_params vs2_score_default_params(void);
 
+/* The longest video the scoring defaults accept, in video tokens (vs2_video_params.max_video_tokens
+ * in vs2_score_default_params; 0 = no limit): 60 s of 480p at 2 fps plans about 30,600. */
+#define VS2_DEFAULT_MAX_VIDEO_TOKENS 16384
+
+/* ---- Scoring options: one table for every front end ------------------------------------- */
+/* `vs2 score`, `vs2 batch`, `vs2 rank`, the server and the Python package read their scoring
+ * options through this table and its setters, so names, limits and messages are the same
+ * everywhere (docs/cli.md lists them). */
+typedef enum vs2_option_type {
+    VS2_OPT_INT,                /* a decimal integer within range */
+    VS2_OPT_DOUBLE,             /* a finite number within range */
+    VS2_OPT_STRING,             /* any non-empty text (not copied: keep it alive) */
+    VS2_OPT_ENUM,               /* one of the words in range, "eval|inf" */
+    VS2_OPT_FLAG                /* no value (on), or true/false, 1/0, yes/no, on/off */
+} vs2_option_type;
+
+#define VS2_OPT_ENGINE 1        /* set with vs2_engine_params_set (model, threads, backend, ...) */
+#define VS2_OPT_SCORE 2         /* set with vs2_score_params_set (template, decoding, video) */
+
+typedef struct vs2_option {
+    const char *name;           /* "max-new-tokens" (CLI spelling; setters also take "max_new_tokens") */
+    vs2_option_type type;
+    const char *range;          /* "1..1048576", "(0, 1]", "eval|inf", ... for help and messages */
+    const char *default_value;  /* as text, for people ("1024", "generation_config's") */
+    const char *help;           /* one or more lines (separated by '\n') */
+    int scope;                  /* VS2_OPT_ENGINE or VS2_OPT_SCORE */
+    const char *metavar;        /* the value's name in help ("N", "eval|inf"); NULL for a flag */
+    const char *group;          /* "model", "prompt", "decoding" or "video" (help sections) */
+} vs2_option;
+
+/* The whole table (static; n receives its length). */
+const vs2_option *vs2_options(size_t *n);
+/* The entry named name ("top-p", "top_p" or "--top-p"), or NULL. */
+const vs2_option *vs2_option_find(const char *name);
+/* Set one option from text: the same parser and messages for every front end. String values
+ * are NOT copied: the caller keeps them alive while the params are used. An unknown name, or an
+ * option of the other scope, is VS2_ERR_INVALID_ARG naming it; a bad value is VS2_ERR_INVALID_ARG
+ * "--top-p: 1.5 is out of range (0, 1]". Decoding options also set the mode: --sample, a
+ * temperature > 0 or samples > 1 choose sampling, temperature 0 chooses greedy. */
+vs2_status vs2_score_params_set(vs2_score_params *p, const char *name, const char *value, vs2_error *err);
+vs2_status vs2_engine_params_set(vs2_engine_params *p, const char *name, const char *value, vs2_error *err);
+/* After all options: refuse contradictions (temperature 0 with sampling or several samples,
+ * several greedy samples) with a message naming the options. */
+vs2_status vs2_score_params_check(const vs2_score_params *p, vs2_error *err);
+
 /* One generated answer and what was read from it. Dimensions in VS2_DIM_* order. */
 typedef struct vs2_sample {
     uint64_t seed;              /* the RNG seed of this sample (unused when greedy) */
@@ -750,6 +796,28 @@ vs2_status vs2_score_video(const vs2_engine *engine, const vs2_video *video, con
                            const vs2_score_params *params, vs2_result **out, vs2_error *err);
 void vs2_result_free(vs2_result *result);
 
+/* One item of a multi-video call: a video file, or a prepared video (then video_path is unused
+ * and the result's "video" is ""). */
+typedef struct vs2_score_item {
+    const char *video_path;
+    const vs2_video *video;
+    const char *prompt;
+} vs2_score_item;
+
+/* Score n items with the same params, decoding their answers together: up to 8 answers (of
+ * all items and samples) share each pass over the weights, which costs about what one answer's
+ * pass costs, so throughput grows with n (docs/perf.md). Each item's result is what vs2_score
+ * would give it alone (batched rows are computed exactly as lone ones). results[i] and
+ * errors[i] are per item: an item that fails (bad video, sequence too long) does not fail the
+ * others; results[i] is NULL and errors[i] says why. Items are prepared in order and their
+ * caches held until their answers are done; items whose KV caches would pass the memory budget
+ * together decode in separate rounds. The on_token callback's sample argument counts across
+ * items: item i's sample s is i * samples + s. Stage dumps are for one item only. Returns
+ * VS2_OK unless the arguments are bad or memory runs out. */
+vs2_status vs2_score_batch(const vs2_engine *engine, const vs2_score_item *items, size_t n,
+                           const vs2_score_params *params, vs2_result **results, vs2_error *errors,
+                           vs2_error *err);
+
 /* The result as one JSON object on one line (no newline; malloc'd; NULL on OOM): the format
  * `vs2 score --json` prints, documented in docs/cli.md. */
 char *vs2_result_to_json(const vs2_result *result);
@@ -769,6 +837,9 @@ typedef struct vs2_rank_params {
     vs2_rank_by by;
     int weighted;               /* 0: (v + t + p) / 3; 1: weights[] (a zero weight ignores a dim) */
     double weights[VS2_NDIMS];
+    /* Optional, for vs2_rank / vs2_rank_videos: called after each candidate (done of n). */
+    void (*on_candidate)(void *user, size_t done, size_t n);
+    void *on_candidate_user;
 } vs2_rank_params;
 
 vs2_rank_params vs2_rank_default_params(void);
@@ -780,6 +851,42 @@ double vs2_rank_key(const vs2_result *result, const vs2_rank_params *params);
 /* order[0..n-1] = candidate indices, best first: keys descending, equal keys in index order
  * (the reference's argmax takes the first index on ties), NAN keys last in index order. */
 void vs2_rank_order(const double *keys, size_t n, size_t *order);
+/* The three values (VS2_DIM_* order) a key is made of: the sample's own for a one-sample
+ * result, else the means over the samples; NAN where missing. */
+void vs2_rank_values(const vs2_result *result, vs2_rank_by by, double v[VS2_NDIMS]);
+
+/* Best-of-N: score n candidate videos for one prompt with the same params, then rank them. */
+typedef struct vs2_rank_result {
+    size_t n;
+    vs2_result **results;       /* NULL where scoring that candidate failed (or was not reached) */
+    char **errors;              /* that failure's message, else NULL */
+    double *keys;               /* vs2_rank_key of each; NAN = no key */
+    size_t *order;              /* best first (vs2_rank_order) */
+    size_t n_failed, n_keyed;   /* candidates that failed; candidates with a key */
+    int stopped;                /* the score params' on_token callback stopped a candidate: the
+                                 * ranking is incomplete (that candidate and the rounds after its
+                                 * own are unscored) */
+} vs2_rank_result;
+
+/* A candidate that cannot be scored (a bad video) does not fail the call: it gets an error and
+ * ranks last. The call fails only on bad arguments or when memory runs out. NULL rp = defaults.
+ * Candidates are scored 8 at a time through vs2_score_batch (their answers decode together; each
+ * result is what vs2_score gives alone). Free *out with vs2_rank_result_free. */
+vs2_status vs2_rank(const vs2_engine *engine, const char *prompt, const char *const *video_paths, size_t n,
+                    const vs2_score_params *sp, const vs2_rank_params *rp, vs2_rank_result **out,
+                    vs2_error *err);
+/* The same from prepared videos (vs2_video_load / _from_rgb / _from_images). */
+vs2_status vs2_rank_videos(const vs2_engine *engine, const char *prompt, const vs2_video *const *videos,
+                           size_t n, const vs2_score_params *sp, const vs2_rank_params *rp,
+                           vs2_rank_result **out, vs2_error *err);
+void vs2_rank_result_free(vs2_rank_result *result);
+/* The ranking as one JSON object on one line (malloc'd; NULL on OOM), the format of
+ * `vs2 rank --json` (docs/batch.md): prompt, by, weights, best, best_video, ranking and the
+ * candidates, each with index, video (names[i], or the result's path; names may be NULL), rank,
+ * key and either "result" (full: the vs2_result_to_json object), a summary of its scores (the
+ * lines of `vs2 batch --groups`) or "error"; "error" at the top when the ranking is incomplete. */
+char *vs2_rank_result_to_json(const vs2_rank_result *result, const char *prompt, const char *const *names,
+                              const vs2_rank_params *rp, int full);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Hugging Face hub: find a model in the local cache, or download it there (see docs/hub.md) */
