@@ -74,6 +74,8 @@ got=$(env JOB_COMPLETION_INDEX=2 VS2_SHARDS=3 "$VS2_BIN" batch --manifest "$W/m.
 refused "neither SLURM_ARRAY_TASK_ID" -- --shard auto
 refused "goes with --shard auto" -- --shards 3
 refused "contradicts" -- --shard 1/4 --shards 3
+refused "--shards: expected" JOB_COMPLETION_INDEX=0 -- --shards 0
+refused "--shards: expected" JOB_COMPLETION_INDEX=0 -- --shards 2x
 refused "expected K/N" -- --shard 4/4
 # {shard}/{shards} in --out: the file of this shard, which the dry run reads as done
 first=$(ids 1/3 | head -n 1)

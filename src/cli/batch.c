@@ -409,9 +409,8 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
             else if (!strcmp(a, "--format")) o.format = v;
             else if (!strcmp(a, "--video-root")) o.video_root = v;
             else if (!strcmp(a, "--shard")) o.shard.spec = v;
-            else if (!strcmp(a, "--shards")) {
-                if (!cli_parse_ll(CMD, a, v, 1, 1000000, &o.shard.count)) return 2;
-            } else if (!strcmp(a, "--batch-size")) {
+            else if (!strcmp(a, "--shards")) o.shard.count_spec = v;
+            else if (!strcmp(a, "--batch-size")) {
                 double bsz;
                 if (!cli_parse_double(CMD, a, v, &bsz)) return 2;
                 if (!(bsz >= 1 && bsz <= 64 && bsz == (double)(long long)bsz)) {

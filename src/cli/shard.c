@@ -181,7 +181,11 @@ static int expand_path(const char *cmd, const char **path, const cli_shard *s, i
 }
 
 int cli_shard_select(const char *cmd, cli_shard *s, const char **out, const char **csv) {
-    s->k = 0, s->n = 1, s->from_env = 0;
+    s->k = 0, s->n = 1, s->from_env = 0, s->count = 0;
+    if (s->count_spec && (s->count = env_num(s->count_spec, MAX_SHARDS)) < 1) {
+        fprintf(stderr, "%s: --shards: expected a shard count 1..%lld, got '%s'\n", cmd, MAX_SHARDS, s->count_spec);
+        return 0;
+    }
     int is_auto = s->spec && !strcmp(s->spec, "auto");
     if (s->spec && !is_auto) {
         if (!parse_kn(s->spec, &s->k, &s->n)) {

@@ -5,7 +5,8 @@
 
 typedef struct cli_shard {
     const char *spec;   /* the --shard value ("K/N" or "auto"); NULL = not given */
-    long long count;    /* --shards N; 0 = not given */
+    const char *count_spec; /* the --shards value; NULL = not given */
+    long long count;    /* --shards N as a number (set by cli_shard_select); 0 = not given */
     long long k, n;     /* the result: score ids with FNV-1a-64(id) mod n == k */
     int from_env;       /* 1 when k/n came from the scheduler's variables */
 } cli_shard;
