@@ -104,8 +104,9 @@ for i in $(seq 1 $N); do
         "$i" "$([ $((i % 2)) -eq 0 ] && echo a || echo b)" "$i" $((i % 5 + 1)) $(((i + 2) % 5 + 1)) $(((i + 4) % 5 + 1))
 done > "$W/m.jsonl"
 # ~0.25 s an item on one idle core (128 tokens over the 152k vocabulary): a task of 6 items runs
-# long enough to be caught half-way (polled every 0.1 s).
-OPTS=(--model "$CK" --max-new-tokens 128)
+# long enough to be caught half-way (polled every 0.1 s). Lines are written when a batch of videos
+# ends: batches of 2, so that a shard's file grows in steps.
+OPTS=(--model "$CK" --max-new-tokens 128 --batch-size 2)
 
 # ---- the job files, submitted ------------------------------------------------------------------------
 "$VS2_BIN" slurm --manifest "$W/m.jsonl" --shards $SHARDS --out-dir "$W/run" --cpus-per-task 1 --name vs2t \
