@@ -6,6 +6,7 @@
  *
  * The engine is read-only after load: every call owns its KV cache, buffers and sampler, so
  * threads may share one engine. */
+#include "cpus.h"
 #include "engine_internal.h"
 #include "llm.h"
 #include "sampler.h"
@@ -47,11 +48,6 @@ vs2_engine_params vs2_engine_default_params(void) {
     vs2_engine_params p;
     memset(&p, 0, sizeof p);
     return p;
-}
-
-static int online_cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }
 
 void vs2_engine_free(vs2_engine *e) {
@@ -132,7 +128,7 @@ vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs
     if (!e) return vs2__fail(err, VS2_ERR_NOMEM, "vs2_engine_load: out of memory");
     e->log = p->log;
     e->log_user = p->log_user;
-    e->threads = p->threads > 0 ? p->threads : online_cores();
+    e->threads = p->threads > 0 ? p->threads : vs2__default_threads();
     double t0 = now_ms();
 
     vs2_hub_params hp = p->hub ? *p->hub : vs2_hub_default_params();

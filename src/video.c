@@ -12,6 +12,7 @@
  * Only the selected frames are converted and kept. A first pass decodes everything once;
  * when the stream's frame count predicted the selection correctly (the normal case) the
  * selected frames were converted in that same pass, otherwise a second pass converts them. */
+#include "cpus.h"
 #include "internal.h"
 #include "image_jpeg.h"
 
@@ -62,8 +63,8 @@ static const char *av_err(int code, char *buf, size_t n) {
 
 static int resolve_threads(int threads) {
     if (threads > 0) return threads > 64 ? 64 : threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    int n = vs2__default_threads();
+    return n > 64 ? 64 : n;
 }
 
 void vs2_video_free(vs2_video *v) {

@@ -1,6 +1,7 @@
 /* batch.c — `vs2 batch`: score a manifest into a crash-safe, resumable JSONL file, optionally
  * one shard of it; with --groups, Best-of-N groups (docs/batch.md). */
 #include "scoring_opts.h"
+#include "shard.h"
 #include "video_list.h"
 #include "eval/eval_internal.h"
 
@@ -44,6 +45,11 @@ static void usage(FILE *f) {
             "                         errors) from OUT when the run ends; vs2 metrics/report/merge read it\n"
             "work split and resume\n"
             "  --shard K/N            only the ids with FNV-1a-64(id) mod N == K (0 <= K < N)\n"
+            "  --shard auto           K/N from a Slurm job array (SLURM_ARRAY_TASK_ID, _MIN/_MAX or\n"
+            "                         _COUNT) or a Kubernetes indexed Job (JOB_COMPLETION_INDEX); the\n"
+            "                         default when those are set (--shard 0/1: everything)\n"
+            "  --shards N             the shard count for auto (else VS2_SHARDS; docs/scale-out.md)\n"
+            "                         {shard} and {shards} in --out/--csv become K and N\n"
             "  --retry-errors         redo the items whose line in OUT is an error line\n"
             "  --dry-run              print the ids this run would score, load no model\n"
             "  --progress-every SEC   plain progress lines when stderr is not a terminal (default 30)\n"
@@ -268,15 +274,6 @@ static int group_line(const vs2_engine *eng, const vs2_score_params *sp, const v
     return ok;
 }
 
-static int parse_shard(const char *s, long long *k, long long *n) {
-    char *end;
-    *k = strtoll(s, &end, 10);
-    if (end == s || *end != '/') return 0;
-    const char *p = end + 1;
-    *n = strtoll(p, &end, 10);
-    return end != p && !*end && *n >= 1 && *n <= 1000000 && *k >= 0 && *k < *n;
-}
-
 /* Score the manifest items W[0..nb) together (their answers share decoding passes) into lines[],
  * in order; an item a signal stopped mid-answer gets no line (it is redone on resume).
  * Returns 0, or -1 when out of memory. */
@@ -347,6 +344,7 @@ typedef struct opts {
     size_t n_sources;
     int quirks, groups, retry_errors, dry_run;
     long long shard_k, shard_n;
+    cli_shard shard;                    /* --shard/--shards as given, resolved into shard_k/n */
     long long batch_size;               /* videos whose answers decode together */
     double every;
     vs2_rank_params rp;
@@ -397,7 +395,8 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
             else if (!strcmp(a, "--retry-errors")) o.retry_errors = 1;
             else o.dry_run = 1;
         } else if (!strcmp(a, "--manifest") || !strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--format") ||
-                   !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--progress-every") ||
+                   !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--shards") ||
+                   !strcmp(a, "--progress-every") ||
                    !strcmp(a, "--batch-size") || !strcmp(a, "--by") || !strcmp(a, "--weights") || !strcmp(a, "--prompt") ||
                    !strcmp(a, "--prompts") || !strcmp(a, "--csv")) {
             const char *v = cli_arg_value(CMD, argc, argv, &i, a, iv);
@@ -409,12 +408,9 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
             else if (!strcmp(a, "--out") || !strcmp(a, "-o")) o.out = v;
             else if (!strcmp(a, "--format")) o.format = v;
             else if (!strcmp(a, "--video-root")) o.video_root = v;
-            else if (!strcmp(a, "--shard")) {
-                if (!parse_shard(v, &o.shard_k, &o.shard_n)) {
-                    fprintf(stderr, "%s: --shard: expected K/N with 0 <= K < N (e.g. 0/4), got '%s'\n", CMD, v);
-                    return 2;
-                }
-            } else if (!strcmp(a, "--batch-size")) {
+            else if (!strcmp(a, "--shard")) o.shard.spec = v;
+            else if (!strcmp(a, "--shards")) o.shard.count_spec = v;
+            else if (!strcmp(a, "--batch-size")) {
                 double bsz;
                 if (!cli_parse_double(CMD, a, v, &bsz)) return 2;
                 if (!(bsz >= 1 && bsz <= 64 && bsz == (double)(long long)bsz)) {
@@ -479,6 +475,8 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
         return 2;
     }
     if (!cli_scoring_finish(&sc)) return 2;
+    if (!cli_shard_select(CMD, &o.shard, &o.out, &o.csv)) return 2;
+    o.shard_k = o.shard.k, o.shard_n = o.shard.n;
     *scp = sc, *op = o, *by_weighted_p = by_weighted;
     return -1;
 }

@@ -20,6 +20,8 @@ int cmd_merge(int argc, char **argv);
 int cmd_rank(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_slurm(int argc, char **argv);
+int cmd_k8s(int argc, char **argv);
 
 /* Print s as a JSON string literal (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t len);

@@ -23,6 +23,8 @@ static const command commands[] = {
     {"merge", cmd_merge, "join shard outputs of vs2 batch, refusing duplicates, reporting gaps"},
     {"rank", cmd_rank, "Best-of-N: score candidate videos for one prompt and rank them"},
     {"serve", cmd_serve, "an HTTP reward server: native API, Flow-Factory /compute, OpenAI chat"},
+    {"slurm", cmd_slurm, "write a Slurm array job (one task per shard) and a final merge/metrics/report job"},
+    {"k8s", cmd_k8s, "write a Kubernetes indexed Job (one pod per shard) and a merge Job, as YAML"},
     {"bench", cmd_bench, "speed of prefill, decoding, the vision tower and a whole video; machine peaks"},
 };
 
