@@ -156,7 +156,7 @@ int cmd_frames(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
-        } else if (a[0] == '-' && a[1] == '-' && !has) {
+        } else if (a[0] == '-' && a[1] == '-' && !has && !strchr(a, '=')) {
             fprintf(stderr, "vs2 frames: %s needs a value\n", a);
             free(inputs);
             return 2;
