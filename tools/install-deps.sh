@@ -4,6 +4,7 @@
 # flavour; the hub download) and OpenSSL's libcrypto (sha256), CA certificates for https.
 # Tests only: clang + libFuzzer, the ffmpeg CLI (test videos), Debian's python3 torch/torchvision/PyAV
 # (the video reference), python3-scipy (the metrics reference), chromium (the report test),
+# python3-pytest/pip/venv (the Python package's tests, an offline pip install into a venv),
 # Node + the pinned npm packages (Hugging Face tokenizers, the reference tokenizer).
 # Run as root (or with sudo). Safe to run again.
 set -euo pipefail
@@ -18,7 +19,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config
             libcurl4-openssl-dev libssl-dev ca-certificates libjpeg62-turbo-dev)
 TEST_PKGS=(clang libclang-rt-14-dev libomp-14-dev ffmpeg
            python3 python3-numpy python3-torch python3-torchvision python3-av
-           python3-pil python3-scipy chromium)
+           python3-pil python3-scipy chromium python3-pytest python3-pip python3-venv)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
