@@ -13,7 +13,8 @@ from ._engine import Engine
 from ._lib import Error
 from ._reward import DIMS, reward, reward_details
 
-__all__ = ["Engine", "Error", "reward", "reward_details", "DIMS", "version", "library_path", "set_ffmpeg_log"]
+__all__ = ["Engine", "Error", "reward", "reward_details", "DIMS", "version", "library_path", "set_ffmpeg_log",
+           "options"]
 __version__ = "0.1.0"
 
 
@@ -21,6 +22,21 @@ def version():
     """The version of the loaded libvs2 ("0.1.0")."""
     from . import _lib
     return _lib.lib().vs2_version().decode()
+
+
+def options():
+    """The library's table of options (what Engine and score accept): one dict per option with
+    name ("max-new-tokens"; pass it as max_new_tokens=), type, range, default, help, scope
+    ("engine": Engine's arguments; "score": score's keywords), metavar and group."""
+    from . import _lib
+    n = _lib.ctypes.c_size_t()
+    table = _lib.lib().vs2_options(_lib.ctypes.byref(n))
+
+    def text(b):
+        return None if b is None else b.decode("utf-8", "replace")
+    return [{"name": text(o.name), "type": _lib.OPTION_TYPES[o.type], "range": text(o.range),
+             "default": text(o.default_value), "help": text(o.help), "scope": _lib.OPTION_SCOPES.get(o.scope),
+             "metavar": text(o.metavar), "group": text(o.group)} for o in table[:n.value]]
 
 
 def library_path():
@@ -40,6 +56,6 @@ def set_ffmpeg_log(fn):
     global _ffmpeg_log
     from . import _lib
     L = _lib.lib()
-    cb = None if fn is None else _lib.LOG_FN(lambda level, msg, user: fn(msg.decode("utf-8", "replace")))
-    L.vs2_set_ffmpeg_log(cb, None)
+    cb = _lib.LOG_FN() if fn is None else _lib.LOG_FN(lambda level, msg, user: fn(msg.decode("utf-8", "replace")))
+    L.vs2_set_ffmpeg_log(cb, None)                    # LOG_FN(): a NULL pointer, "nowhere"
     _ffmpeg_log = cb          # kept alive while FFmpeg may call it

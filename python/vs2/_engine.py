@@ -147,7 +147,10 @@ class Engine:
         self.close()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:       # at interpreter exit the module may be half torn down
+            pass
 
     @property
     def model_dir(self):

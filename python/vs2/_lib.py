@@ -98,14 +98,24 @@ class vs2_rank_params(Structure):
     _fields_ = [("by", c_int), ("weighted", c_int), ("weights", c_double * VS2_NDIMS)]
 
 
+class vs2_option(Structure):
+    _fields_ = [("name", c_char_p), ("type", c_int), ("range", c_char_p), ("default_value", c_char_p),
+                ("help", c_char_p), ("scope", c_int), ("metavar", c_char_p), ("group", c_char_p)]
+
+
+OPTION_TYPES = ["int", "double", "string", "enum", "flag"]     # vs2_option_type
+OPTION_SCOPES = {1: "engine", 2: "score"}                       # VS2_OPT_ENGINE, VS2_OPT_SCORE
+
 # The mirrors the layout test compares with the C compiler's offsets.
-MIRRORED = [vs2_error, vs2_video_params, vs2_video, vs2_engine_params, vs2_score_params, vs2_rank_params]
+MIRRORED = [vs2_error, vs2_video_params, vs2_video, vs2_engine_params, vs2_score_params, vs2_rank_params,
+            vs2_option]
 
 # name: (restype, argtypes)
 _SIGNATURES = {
     "vs2_version": (c_char_p, []),
     "vs2_abi_version": (c_int, []),
     "vs2_strerror": (c_char_p, [c_int]),
+    "vs2_options": (POINTER(vs2_option), [POINTER(c_size_t)]),
     "vs2_engine_default_params": (vs2_engine_params, []),
     "vs2_engine_params_set": (c_int, [POINTER(vs2_engine_params), c_char_p, c_char_p, POINTER(vs2_error)]),
     "vs2_engine_load": (c_int, [POINTER(vs2_engine_params), POINTER(c_void_p), POINTER(vs2_error)]),
