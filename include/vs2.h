@@ -672,6 +672,51 @@ typedef struct vs2_score_params {
 
 vs2_score_params vs2_score_default_params(void);
 
+/* The longest video the scoring defaults accept, in video tokens (vs2_video_params.max_video_tokens
+ * in vs2_score_default_params; 0 = no limit): 60 s of 480p at 2 fps plans about 30,600. */
+#define VS2_DEFAULT_MAX_VIDEO_TOKENS 16384
+
+/* ---- Scoring options: one table for every front end ------------------------------------- */
+/* `vs2 score`, `vs2 batch`, `vs2 rank`, the server and the Python package read their scoring
+ * options through this table and its setters, so names, limits and messages are the same
+ * everywhere (docs/cli.md lists them). */
+typedef enum vs2_option_type {
+    VS2_OPT_INT,                /* a decimal integer within range */
+    VS2_OPT_DOUBLE,             /* a finite number within range */
+    VS2_OPT_STRING,             /* any non-empty text (not copied: keep it alive) */
+    VS2_OPT_ENUM,               /* one of the words in range, "eval|inf" */
+    VS2_OPT_FLAG                /* no value (on), or true/false, 1/0, yes/no, on/off */
+} vs2_option_type;
+
+#define VS2_OPT_ENGINE 1        /* set with vs2_engine_params_set (model, threads, backend, ...) */
+#define VS2_OPT_SCORE 2         /* set with vs2_score_params_set (template, decoding, video) */
+
+typedef struct vs2_option {
+    const char *name;           /* "max-new-tokens" (CLI spelling; setters also take "max_new_tokens") */
+    vs2_option_type type;
+    const char *range;          /* "1..1048576", "(0, 1]", "eval|inf", ... for help and messages */
+    const char *default_value;  /* as text, for people ("1024", "generation_config's") */
+    const char *help;           /* one or more lines (separated by '\n') */
+    int scope;                  /* VS2_OPT_ENGINE or VS2_OPT_SCORE */
+    const char *metavar;        /* the value's name in help ("N", "eval|inf"); NULL for a flag */
+    const char *group;          /* "model", "prompt", "decoding" or "video" (help sections) */
+} vs2_option;
+
+/* The whole table (static; n receives its length). */
+const vs2_option *vs2_options(size_t *n);
+/* The entry named name ("top-p", "top_p" or "--top-p"), or NULL. */
+const vs2_option *vs2_option_find(const char *name);
+/* Set one option from text: the same parser and messages for every front end. String values
+ * are NOT copied: the caller keeps them alive while the params are used. An unknown name, or an
+ * option of the other scope, is VS2_ERR_INVALID_ARG naming it; a bad value is VS2_ERR_INVALID_ARG
+ * "--top-p: 1.5 is out of range (0, 1]". Decoding options also set the mode: --sample, a
+ * temperature > 0 or samples > 1 choose sampling, temperature 0 chooses greedy. */
+vs2_status vs2_score_params_set(vs2_score_params *p, const char *name, const char *value, vs2_error *err);
+vs2_status vs2_engine_params_set(vs2_engine_params *p, const char *name, const char *value, vs2_error *err);
+/* After all options: refuse contradictions (temperature 0 with sampling or several samples,
+ * several greedy samples) with a message naming the options. */
+vs2_status vs2_score_params_check(const vs2_score_params *p, vs2_error *err);
+
 /* One generated answer and what was read from it. Dimensions in VS2_DIM_* order. */
 typedef struct vs2_sample {
     uint64_t seed;              /* the RNG seed of this sample (unused when greedy) */
@@ -769,6 +814,9 @@ typedef struct vs2_rank_params {
     vs2_rank_by by;
     int weighted;               /* 0: (v + t + p) / 3; 1: weights[] (a zero weight ignores a dim) */
     double weights[VS2_NDIMS];
+    /* Optional, for vs2_rank / vs2_rank_videos: called after each candidate (done of n). */
+    void (*on_candidate)(void *user, size_t done, size_t n);
+    void *on_candidate_user;
 } vs2_rank_params;
 
 vs2_rank_params vs2_rank_default_params(void);
@@ -780,6 +828,40 @@ double vs2_rank_key(const vs2_result *result, const vs2_rank_params *params);
 /* order[0..n-1] = candidate indices, best first: keys descending, equal keys in index order
  * (the reference's argmax takes the first index on ties), NAN keys last in index order. */
 void vs2_rank_order(const double *keys, size_t n, size_t *order);
+/* The three values (VS2_DIM_* order) a key is made of: the sample's own for a one-sample
+ * result, else the means over the samples; NAN where missing. */
+void vs2_rank_values(const vs2_result *result, vs2_rank_by by, double v[VS2_NDIMS]);
+
+/* Best-of-N: score n candidate videos for one prompt with the same params, then rank them. */
+typedef struct vs2_rank_result {
+    size_t n;
+    vs2_result **results;       /* NULL where scoring that candidate failed (or was not reached) */
+    char **errors;              /* that failure's message, else NULL */
+    double *keys;               /* vs2_rank_key of each; NAN = no key */
+    size_t *order;              /* best first (vs2_rank_order) */
+    size_t n_failed, n_keyed;   /* candidates that failed; candidates with a key */
+    int stopped;                /* the score params' on_token callback stopped a candidate: the
+                                 * ranking is incomplete (that candidate and the rest are unscored) */
+} vs2_rank_result;
+
+/* A candidate that cannot be scored (a bad video) does not fail the call: it gets an error and
+ * ranks last. The call fails only on bad arguments or when memory runs out. NULL rp = defaults.
+ * Free *out with vs2_rank_result_free. */
+vs2_status vs2_rank(const vs2_engine *engine, const char *prompt, const char *const *video_paths, size_t n,
+                    const vs2_score_params *sp, const vs2_rank_params *rp, vs2_rank_result **out,
+                    vs2_error *err);
+/* The same from prepared videos (vs2_video_load / _from_rgb / _from_images). */
+vs2_status vs2_rank_videos(const vs2_engine *engine, const char *prompt, const vs2_video *const *videos,
+                           size_t n, const vs2_score_params *sp, const vs2_rank_params *rp,
+                           vs2_rank_result **out, vs2_error *err);
+void vs2_rank_result_free(vs2_rank_result *result);
+/* The ranking as one JSON object on one line (malloc'd; NULL on OOM), the format of
+ * `vs2 rank --json` (docs/batch.md): prompt, by, weights, best, best_video, ranking and the
+ * candidates, each with index, video (names[i], or the result's path; names may be NULL), rank,
+ * key and either "result" (full: the vs2_result_to_json object), a summary of its scores (the
+ * lines of `vs2 batch --groups`) or "error"; "error" at the top when the ranking is incomplete. */
+char *vs2_rank_result_to_json(const vs2_rank_result *result, const char *prompt, const char *const *names,
+                              const vs2_rank_params *rp, int full);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Hugging Face hub: find a model in the local cache, or download it there (see docs/hub.md) */

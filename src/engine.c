@@ -196,6 +196,7 @@ vs2_score_params vs2_score_default_params(void) {
     p.top_p = -1;
     p.repetition_penalty = -1;
     p.samples = 1;
+    p.video.max_video_tokens = VS2_DEFAULT_MAX_VIDEO_TOKENS; /* a long video is refused before any pixel work */
     return p;
 }
 

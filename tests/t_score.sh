@@ -174,6 +174,14 @@ out=$(score --max-video-tokens 10 2>&1); rc=$?
 contains "$out" "video tokens planned" "token limit"
 score --nframes 2 > "$WORK/n2.json" || fail "--nframes 2: exit $?"
 $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["frames"] == 2, r["frames"]' "$WORK/n2.json" || fail "--nframes 2 frames"
+# The --name=value form reaches the same options (the library's option table) as --name value.
+score --nframes=2 --max-new-tokens=3 --sample --seed=7 --top-k=5 > "$WORK/eq.json" || fail "--name=value: exit $?"
+$PY - "$WORK/eq.json" <<'EOF' || fail "--name=value options not applied"
+import json, sys
+r = json.load(open(sys.argv[1])); d = r["decoding"]
+assert r["frames"] == 2 and d["max_new_tokens"] == 3 and d["mode"] == "sample", (r["frames"], d)
+assert d["seed"] == 7 and d["top_k"] == 5, d
+EOF
 # 6b. --answer-file: a planted answer is scored, not generated (teacher forcing); its own text is
 # the output and its score list the parse; the soft scores exist at the digits' token indices.
 printf '<think>\nfine.\n</think>\n\n(1) visual quality: 4\n(2) text-to-video alignment: 2\n(3) physical/common-sense consistency: 5\n' > "$WORK/answer.txt"
@@ -203,7 +211,8 @@ contains "$out" "no-answer.txt" "missing answer file"
 # 7. Usage errors: exit 2.
 for args in "--video $V" "--prompt x" "--video $V --prompt x --template foo" "--video $V --prompt x --samples 0" \
             "--video $V --prompt x --temperature 0 --sample" "--video $V --prompt x --bogus" \
-            "--video $V --prompt x --prompt-file /dev/null" "--video $V --prompt x --max-new-tokens"; do
+            "--video $V --prompt x --prompt-file /dev/null" "--video $V --prompt x --max-new-tokens" \
+            "--video $V --prompt x --top-p=1.5" "--video $V --prompt x --json=yes" "--video=$V --prompt x --seed=-1"; do
     "$VS2_BIN" score $args > /dev/null 2>&1; rc=$?
     [ $rc -eq 2 ] || fail "usage '$args': exit $rc"
 done

@@ -157,11 +157,77 @@ static void test_helpers(void) {
     ev_strset_free(&s);
 }
 
+
+/* vs2_rank_result_to_json on a crafted ranking: best, ranking, ranks, names, summaries, errors. */
+static void test_rank_json(void) {
+    mk(0, 3, 3, 3, 3.0, 3.0, 3.0);
+    mk(1, 5, 4, 3, 4.0, 4.0, 4.0);
+    mk(2, -1, 0, 0, NAN, NAN, NAN);
+    vs2_result *res[4] = {&R[0], &R[1], &R[2], NULL};
+    char *errors[4] = {NULL, NULL, NULL, "v3.mp4: cannot open"};
+    double keys[4];
+    size_t order[4];
+    vs2_rank_params rp = vs2_rank_default_params();
+    for (int i = 0; i < 3; i++) keys[i] = vs2_rank_key(res[i], &rp);
+    keys[3] = NAN;
+    vs2_rank_order(keys, 4, order);
+    vs2_rank_result g = {.n = 4, .results = res, .errors = errors, .keys = keys, .order = order, .n_failed = 1,
+                         .n_keyed = 2};
+    const char *names[4] = {"v0.mp4", "v1.mp4", "v2.mp4", "v3.mp4"};
+    char *js = vs2_rank_result_to_json(&g, "a cat", names, &rp, 0);
+    json_error_t je;
+    json_t *o = js ? json_loads(js, 0, &je) : NULL;
+    CHECK_MSG(o != NULL, "%s", js ? js : "(null)");
+    if (o) {
+        CHECK_EQ_INT(json_integer_value(json_object_get(o, "best")), 1);
+        CHECK(!strcmp(json_string_value(json_object_get(o, "best_video")), "v1.mp4"));
+        CHECK(!strcmp(json_string_value(json_object_get(o, "prompt")), "a cat"));
+        CHECK(!strcmp(json_string_value(json_object_get(o, "by")), "hard"));
+        CHECK(json_is_null(json_object_get(o, "weights")));
+        json_t *rk = json_object_get(o, "ranking");
+        for (size_t k = 0; k < 4; k++) CHECK_EQ_INT(json_integer_value(json_array_get(rk, k)), (long long)order[k]);
+        json_t *c = json_object_get(o, "candidates");
+        CHECK_EQ_INT(json_array_size(c), 4);
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(c, 1), "rank")), 1);
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(c, 3), "rank")), 4);
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(json_array_get(c, 1), "scores"),
+                                                        "visual_quality")), 5);
+        CHECK(json_is_null(json_object_get(json_array_get(c, 2), "key")));
+        CHECK(!strcmp(json_string_value(json_object_get(json_array_get(c, 3), "error")), "v3.mp4: cannot open"));
+        CHECK(!strcmp(json_string_value(json_object_get(o, "error")), "1 of 4 candidates could not be scored"));
+        json_decref(o);
+    }
+    free(js);
+    /* nothing keyed, no names: best is null, videos are the results' paths (none here) */
+    g.n = 3, g.n_failed = 0, g.n_keyed = 0;
+    mk(0, -1, 0, 0, NAN, NAN, NAN), mk(1, -1, 0, 0, NAN, NAN, NAN);
+    for (int i = 0; i < 3; i++) keys[i] = NAN;
+    vs2_rank_order(keys, 3, order);
+    js = vs2_rank_result_to_json(&g, "p", NULL, NULL, 0);
+    CHECK_STR_CONTAINS(js, "\"best\":null,\"best_video\":null,\"ranking\":[0,1,2]");
+    CHECK_STR_CONTAINS(js, "\"video\":null");
+    CHECK_STR_CONTAINS(js, "\"error\":\"no candidate has scores to rank by\"");
+    free(js);
+    g.stopped = 1;
+    js = vs2_rank_result_to_json(&g, "p", NULL, NULL, 0);
+    CHECK_STR_CONTAINS(js, "\"error\":\"interrupted\"");
+    free(js);
+    /* bad arguments are refused, never crash */
+    vs2_rank_result *out = (vs2_rank_result *)&g;
+    vs2_error err;
+    const char *paths[1] = {"x.mp4"};
+    CHECK_EQ_INT(vs2_rank(NULL, "p", paths, 1, NULL, NULL, &out, &err), VS2_ERR_INVALID_ARG);
+    CHECK(out == NULL);
+    CHECK(vs2_rank_result_to_json(NULL, "p", NULL, NULL, 0) == NULL);
+    vs2_rank_result_free(NULL);
+}
+
 int main(void) {
     RUN(test_hard_mean_and_ties);
     RUN(test_weighted);
     RUN(test_samples_means);
     RUN(test_names);
     RUN(test_helpers);
+    RUN(test_rank_json);
     return CHECK_DONE();
 }

@@ -14,7 +14,7 @@
 static const char *const CMD = "vs2 batch";
 
 static void usage(FILE *f) {
-    fprintf(f,
+    fputs(
             "usage: vs2 batch --manifest IN --out OUT.jsonl [options]\n"
             "       vs2 batch DIR|'GLOB'|VIDEO... (--prompt TEXT | --prompts FILE | sidecar STEM.txt)\n"
             "                 --out OUT.jsonl [options]\n\n"
@@ -47,11 +47,13 @@ static void usage(FILE *f) {
             "  --retry-errors         redo the items whose line in OUT is an error line\n"
             "  --dry-run              print the ids this run would score, load no model\n"
             "  --progress-every SEC   plain progress lines when stderr is not a terminal (default 30)\n\n"
-            "%s%s\n"
+            , f);
+    cli_scoring_help(f);
+    fputs("\n"
             "Exit status: 0 every item has a result with scores; 1 error (manifest, model, output\n"
             "file, lock held); 2 bad usage; 3 finished, but some lines are error lines (unreadable\n"
             "video, no scores in the answer); 128+N stopped by signal N (resume later).\n",
-            cli_scoring_help, cli_video_help);
+          f);
 }
 
 typedef struct work {
@@ -225,6 +227,44 @@ static char *dir_of(const char *path) {
     return d;
 }
 
+/* "{"id":ID," + the rest of a JSON object: the id first, as on every line of OUT. */
+static char *with_id(const char *id, char *js) {
+    if (!js) return NULL;
+    ev_buf b = {0};
+    ev_buf_puts(&b, "{\"id\":");
+    ev_buf_json_str(&b, id);
+    if (js[0] == '{' && js[1] != '}') ev_buf_puts(&b, ",");
+    ev_buf_puts(&b, js + 1);
+    free(js);
+    if (b.oom) {
+        ev_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* One Best-of-N group scored and ranked by the library: *line is its JSON line, NULL when a
+ * signal stopped it (not a result). 0 = out of memory. */
+static int group_line(const vs2_engine *eng, const vs2_score_params *sp, const vs2_rank_params *rp,
+                      const ev_group *g, const char *root, char **line, int *is_err) {
+    *line = NULL;
+    char **vids = calloc(g->n_videos ? g->n_videos : 1, sizeof *vids);
+    int ok = vids != NULL;
+    for (size_t v = 0; ok && v < g->n_videos; v++) ok = (vids[v] = resolve(g->videos[v], root)) != NULL;
+    vs2_rank_result *gr = NULL;
+    vs2_error err;
+    if (ok && vs2_rank(eng, g->prompt, (const char *const *)vids, g->n_videos, sp, rp, &gr, &err) != VS2_OK) ok = 0;
+    if (ok && !gr->stopped) {
+        *line = with_id(g->id, vs2_rank_result_to_json(gr, g->prompt, (const char *const *)vids, rp, 0));
+        *is_err = gr->n_failed || !gr->n_keyed;
+        ok = *line != NULL;
+    }
+    vs2_rank_result_free(gr);
+    for (size_t v = 0; vids && v < g->n_videos; v++) free(vids[v]);
+    free(vids);
+    return ok;
+}
+
 static int parse_shard(const char *s, long long *k, long long *n) {
     char *end;
     *k = strtoll(s, &end, 10);
@@ -274,26 +314,28 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
     opts o = *op;
     int by_weighted = *by_weighted_p;
     for (int i = 1; i < argc; i++) {
-        const char *a = cli_alias(argv[i]);
+        char buf[64];
+        const char *iv;
+        const char *a = cli_arg_name(argv[i], buf, sizeof buf, &iv);
         int r = cli_scoring_opt(&sc, argc, argv, &i);
         if (r < 0) return 2;
         if (r > 0) continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--reference-quirks")) o.quirks = 1;
-        else if (!strcmp(a, "--groups")) o.groups = 1;
-        else if (!strcmp(a, "--retry-errors")) o.retry_errors = 1;
-        else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
-        else if (!strcmp(a, "--manifest") || !strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--format") ||
-                 !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--progress-every") ||
-                 !strcmp(a, "--by") || !strcmp(a, "--weights") || !strcmp(a, "--prompt") ||
-                 !strcmp(a, "--prompts") || !strcmp(a, "--csv")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s: %s needs a value\n", CMD, a);
-                return 2;
-            }
-            const char *v = argv[++i];
+        } else if (!strcmp(a, "--reference-quirks") || !strcmp(a, "--groups") || !strcmp(a, "--retry-errors") ||
+                   !strcmp(a, "--dry-run")) {
+            if (!cli_arg_flag(CMD, a, iv)) return 2;
+            if (!strcmp(a, "--reference-quirks")) o.quirks = 1;
+            else if (!strcmp(a, "--groups")) o.groups = 1;
+            else if (!strcmp(a, "--retry-errors")) o.retry_errors = 1;
+            else o.dry_run = 1;
+        } else if (!strcmp(a, "--manifest") || !strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--format") ||
+                   !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--progress-every") ||
+                   !strcmp(a, "--by") || !strcmp(a, "--weights") || !strcmp(a, "--prompt") ||
+                   !strcmp(a, "--prompts") || !strcmp(a, "--csv")) {
+            const char *v = cli_arg_value(CMD, argc, argv, &i, a, iv);
+            if (!v) return 2;
             if (!strcmp(a, "--manifest")) o.manifest = v;
             else if (!strcmp(a, "--prompt")) o.prompt = v;
             else if (!strcmp(a, "--prompts")) o.prompts = v;
@@ -541,25 +583,7 @@ static int run(const opts *o, cli_scoring *sc) {
             char *line = NULL;
             int is_err = 0;
             if (o->groups) {
-                const ev_group *g = &G.g[W[k].src];
-                char **vids = calloc(g->n_videos, sizeof *vids);
-                if (!vids) goto oom;
-                int ok = 1;
-                for (size_t v = 0; v < g->n_videos; v++) ok &= (vids[v] = resolve(g->videos[v], root)) != NULL;
-                cli_group_result gr;
-                memset(&gr, 0, sizeof gr);
-                if (ok && cli_rank_candidates(eng, &sc->sp, &o->rp, g->prompt, vids, g->n_videos, &gr, NULL, NULL) == 0) {
-                    if (!gr.stopped) {
-                        line = cli_group_json(&gr, g->id, g->prompt, vids, &o->rp, 0);
-                        is_err = gr.n_failed || !gr.n_keyed;
-                        ok = line != NULL;
-                    }
-                    cli_group_result_free(&gr);
-                } else {
-                    ok = 0;
-                }
-                for (size_t v = 0; v < g->n_videos; v++) free(vids[v]);
-                free(vids);
+                int ok = group_line(eng, &sc->sp, &o->rp, &G.g[W[k].src], root, &line, &is_err);
                 if (!ok) goto oom;
                 if (!line) break; /* interrupted */
             } else {

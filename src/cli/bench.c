@@ -602,6 +602,7 @@ static int bench_video(bench *b, vs2_error *err) {
         *c = (video_ctx){.eng = eng, .video = b->o.video, .sp = vs2_score_default_params(), .r = r,
                           .warmup = b->o.warmup};
         c->sp.max_new_tokens = b->o.max_new_tokens;
+        c->sp.video.max_video_tokens = 0; /* a benchmark times what it is given, however long */
         c->sp.threads = b->o.threads;
         ok = time_runs(b, "video", run_video, c, times, err);
     }

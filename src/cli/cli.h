@@ -35,9 +35,18 @@ int cli_log_shown(int level, int verbose);
  * Print the problem and return 0. */
 int cli_check_video(const char *cmd, const char *path);
 int cli_check_prompt(const char *cmd, const char *prompt);
-/* --nframes, --max-frames, --max-video-tokens: 1 consumed, 0 not one of them, -1 bad value. */
+/* --nframes, --max-frames, --max-video-tokens (vs2 frames): 1 consumed, 0 not one of them,
+ * -1 bad value (message printed). Parsed by the scoring options' table. */
 int cli_video_opt(const char *cmd, int argc, char **argv, int *i, vs2_video_params *vp);
-extern const char cli_video_help[];
+/* Options are "--name value" or "--name=value". cli_arg_name returns the name of arg (short
+ * flags mapped by cli_alias; "--name=value" cut at '=' into buf) and sets *inline_value to the
+ * text after '=' or NULL. cli_arg_value returns the inline value, else the next argument (*i
+ * advanced), else NULL after printing "needs a value". cli_arg_flag: 0 (message printed) when a
+ * flag was given a value. */
+const char *cli_arg_name(const char *arg, char *buf, size_t size, const char **inline_value);
+const char *cli_arg_value(const char *cmd, int argc, char **argv, int *i, const char *name,
+                          const char *inline_value);
+int cli_arg_flag(const char *cmd, const char *name, const char *inline_value);
 /* Write the per-video CSV table of a result file (table.c); 0 on failure (message printed). */
 int cli_write_csv_table(const char *cmd, const char *results, const char *csv);
 /* Download display shared by `vs2 download` and the scoring commands (hub_progress.c). */
@@ -51,7 +60,5 @@ void cli_hub_view_init(cli_hub_view *v, const char *cmd);
 void cli_hub_log(int level, const char *message, void *user);   /* a vs2_log_fn; user = the view */
 void cli_hub_progress(void *user, const vs2_hub_progress *p);   /* user = the view */
 void cli_hub_clear(cli_hub_view *v);                              /* erase a drawn bar */
-/* The commands' default for vs2_video_params.max_video_tokens. */
-#define CLI_MAX_VIDEO_TOKENS 16384
 
 #endif

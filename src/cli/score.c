@@ -1,5 +1,5 @@
 /* score.c — `vs2 score`: score one video against its text prompt (docs/cli.md). */
-#include "cli.h"
+#include "scoring_opts.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,76 +9,27 @@
 #include <unistd.h>
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: vs2 score --video FILE (--prompt TEXT | --prompt-file FILE) [options]\n\n"
+    fputs("usage: vs2 score --video FILE (--prompt TEXT | --prompt-file FILE) [options]\n\n"
             "Score an AI-generated video for visual quality, text-to-video alignment and\n"
             "physical/common-sense consistency (1-5 each) with VideoScore2.\n\n"
             "input (checked before the model is loaded)\n"
             "  --video FILE           a video file (anything FFmpeg reads), one image file, or a\n"
             "                         directory of images (png, jpg, bmp, webp, tif: the frames in name order)\n"
             "  -p, --prompt TEXT      the text prompt the video was generated from (not empty)\n"
-            "  --prompt-file FILE     the prompt from a file ('-' = stdin; one trailing newline dropped)\n"
-            "model\n"
-            "  -m, --model M          model directory or Hugging Face repo id in the local cache\n"
-            "                         (default " VS2_DEFAULT_MODEL ")\n"
-            "  --revision REV         hub revision (branch, tag or commit; default main)\n"
-            "  --offline              never touch the network (as HF_HUB_OFFLINE=1)\n"
-            "  --threads N            compute threads (default: one per core)\n"
-            "  --backend B            CPU kernels: auto (default; $VS2_BACKEND if set), q8 (int8, the\n"
-            "                         default on AVX-512 VNNI CPUs), ref (the exact fp32 reference path)\n"
-            "  --weight-cache DIR|off where int8 weights are kept for the next load (default\n"
-            "                         ~/.cache/vs2; see docs/perf.md)\n"
-            "prompt\n"
-            "  --template eval|inf    T-EVAL (the paper's harness, default) or T-INF (vs2_inference.py)\n"
-            "decoding (default: greedy with generation_config's repetition penalty)\n"
-            "  --sample               sample: temperature 0.7, top-k/top-p from generation_config\n"
-            "  --temperature T        T > 0 implies --sample; 0 means greedy\n"
-            "  --top-k K  --top-p P   (apply when sampling)\n"
-            "  --repetition-penalty R (default: generation_config's)\n"
-            "  --seed S               sampling seed (default 0)\n"
-            "  --samples N            N seeded samples (seeds S, S+1, ...; implies --sample) and their means:\n"
-            "                         the top-level scores become the means; per-sample scores, rationale,\n"
-            "                         output, ids and timings move into \"samples\" (docs/cli.md)\n"
-            "  --max-new-tokens N     (default 1024)\n"
-            "video\n"
-            "  --fps F                sampling rate (default 2.0)\n"
-            "  --min-pixels N --max-pixels N --total-pixels N   per-frame and total budgets\n"
-            "%s"
-            "output\n"
+          "  --prompt-file FILE     the prompt from a file ('-' = stdin; one trailing newline dropped)\n",
+          f);
+    cli_scoring_help(f);
+    fputs("output\n"
             "  --json / --no-json     one JSON object (default when stdout is not a terminal)\n"
             "  --dump-stages DIR      write each stage's output (fp32) and index.json to DIR\n"
             "  --dump-all-logits      with --dump-stages: the logits of every prompt position\n"
             "scoring a given answer\n"
             "  --answer-file FILE     generate nothing: score this answer text (teacher forcing);\n"
             "                         with --sample the soft scores use the reference's T=0.7 distributions\n"
-            "  --verbose              log loading steps to stderr\n"
             "  --quiet                no progress line (it is shown only when stderr is a terminal)\n"
             "\nExit status: 0 scored (also when the answer has no scores: the result says why),\n"
-            "1 error, 2 bad usage.\n", cli_video_help);
-}
-
-static int parse_double(const char *opt, const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (errno || end == s || *end || d != d) {
-        fprintf(stderr, "vs2 score: %s: not a number: '%s'\n", opt, s);
-        return 0;
-    }
-    *out = d;
-    return 1;
-}
-
-static int parse_ll(const char *opt, const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "vs2 score: %s: expected an integer in [%lld, %lld], got '%s'\n", opt, lo, hi, s);
-        return 0;
-    }
-    *out = v;
-    return 1;
+            "1 error, 2 bad usage.\n",
+          f);
 }
 
 static void log_stderr(int level, const char *message, void *user) {
@@ -244,112 +195,55 @@ static void print_summary(const vs2_result *r) {
     printf("), %d threads, backend %s\n", r->threads, r->backend ? r->backend : "?");
 }
 
+/* The command's own options (input, output, debugging): 1 consumed, 0 not one, -1 bad usage. */
+typedef struct score_opts {
+    const char *video, *prompt, *prompt_file, *answer_file;
+    int json, quiet;
+} score_opts;
+
+static int score_opt(score_opts *o, cli_scoring *sc, int argc, char **argv, int *i) {
+    char buf[64];
+    const char *iv;
+    const char *a = cli_arg_name(argv[*i], buf, sizeof buf, &iv);
+    int flag = !strcmp(a, "--json") || !strcmp(a, "--no-json") || !strcmp(a, "--quiet") || !strcmp(a, "-q") ||
+               !strcmp(a, "--dump-all-logits");
+    if (flag) {
+        if (!cli_arg_flag("vs2 score", a, iv)) return -1;
+        if (!strcmp(a, "--json") || !strcmp(a, "--no-json")) o->json = !strcmp(a, "--json");
+        else if (!strcmp(a, "--dump-all-logits")) sc->sp.dump_all_logits = 1;
+        else o->quiet = 1;
+        return 1;
+    }
+    const char **dst = !strcmp(a, "--video")         ? &o->video
+                       : !strcmp(a, "--prompt")      ? &o->prompt
+                       : !strcmp(a, "--prompt-file") ? &o->prompt_file
+                       : !strcmp(a, "--answer-file") ? &o->answer_file
+                       : !strcmp(a, "--dump-stages") ? &sc->sp.dump_dir
+                                                     : NULL;
+    if (!dst) return 0;
+    *dst = cli_arg_value("vs2 score", argc, argv, i, a, iv);
+    return *dst ? 1 : -1;
+}
+
 int cmd_score(int argc, char **argv) {
-    vs2_engine_params ep = vs2_engine_default_params();
-    vs2_hub_params hp = vs2_hub_default_params();
-    vs2_score_params sp = vs2_score_default_params();
-    sp.video.max_video_tokens = CLI_MAX_VIDEO_TOKENS;
-    const char *video = NULL, *prompt = NULL, *prompt_file = NULL, *answer_file = NULL;
-    int json = -1, verbose = 0, quiet = 0, sample = 0, greedy = 0, vk;
-    long long samples = 1;
+    cli_scoring sc;
+    cli_scoring_init(&sc, "vs2 score");
+    score_opts o = {.json = -1};
     for (int i = 1; i < argc; i++) {
-        const char *a = cli_alias(argv[i]);
-        int has = i + 1 < argc;
-        long long ll;
-        double d;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--no-json")) json = 0;
-        else if (!strcmp(a, "--sample")) sample = 1;
-        else if (!strcmp(a, "--offline")) hp.offline = 1;
-        else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) verbose = 1;
-        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
-        else if (!strcmp(a, "--dump-all-logits")) sp.dump_all_logits = 1;
-        else if (a[0] == '-' && a[1] == '-' && !has) {
-            fprintf(stderr, "vs2 score: %s needs a value (or is unknown; see vs2 score --help)\n", a);
-            return 2;
-        } else if (!strcmp(a, "--model")) ep.model = argv[++i];
-        else if (!strcmp(a, "--video")) video = argv[++i];
-        else if (!strcmp(a, "--prompt")) prompt = argv[++i];
-        else if (!strcmp(a, "--prompt-file")) prompt_file = argv[++i];
-        else if (!strcmp(a, "--revision")) hp.revision = argv[++i];
-        else if (!strcmp(a, "--dump-stages")) sp.dump_dir = argv[++i];
-        else if (!strcmp(a, "--answer-file")) answer_file = argv[++i];
-        else if (!strcmp(a, "--template")) {
-            const char *t = argv[++i];
-            if (!strcmp(t, "eval")) sp.tmpl = VS2_TEMPLATE_EVAL;
-            else if (!strcmp(t, "inf")) sp.tmpl = VS2_TEMPLATE_INF;
-            else {
-                fprintf(stderr, "vs2 score: --template: expected eval or inf, got '%s'\n", t);
-                return 2;
-            }
-        } else if (!strcmp(a, "--temperature")) {
-            if (!parse_double(a, argv[++i], &d)) return 2;
-            if (!(d >= 0)) {
-                fprintf(stderr, "vs2 score: --temperature must be >= 0 (0 = greedy)\n");
-                return 2;
-            }
-            if (d == 0) greedy = 1; /* as llama.cpp and transformers users expect */
-            else sp.temperature = d, sample = 1;
-        } else if (!strcmp(a, "--top-p")) {
-            if (!parse_double(a, argv[++i], &d)) return 2;
-            if (!(d > 0 && d <= 1)) {
-                fprintf(stderr, "vs2 score: --top-p must be in (0, 1]\n");
-                return 2;
-            }
-            sp.top_p = d;
-        } else if (!strcmp(a, "--repetition-penalty")) {
-            if (!parse_double(a, argv[++i], &d)) return 2;
-            if (!(d > 0)) {
-                fprintf(stderr, "vs2 score: --repetition-penalty must be > 0\n");
-                return 2;
-            }
-            sp.repetition_penalty = d;
-        } else if (!strcmp(a, "--fps")) {
-            if (!parse_double(a, argv[++i], &d)) return 2;
-            if (!(d > 0)) {
-                fprintf(stderr, "vs2 score: --fps must be > 0\n");
-                return 2;
-            }
-            sp.video.fps = d;
-        } else if (!strcmp(a, "--top-k")) {
-            if (!parse_ll(a, argv[++i], 0, 1 << 30, &ll)) return 2;
-            sp.top_k = (int)ll;
-        } else if (!strcmp(a, "--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long u = strtoull(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || argv[i][0] == '-') {
-                fprintf(stderr, "vs2 score: --seed: expected a non-negative integer, got '%s'\n", argv[i]);
-                return 2;
-            }
-            sp.seed = u;
-        } else if (!strcmp(a, "--samples")) {
-            if (!parse_ll(a, argv[++i], 1, 10000, &samples)) return 2;
-        } else if (!strcmp(a, "--max-new-tokens")) {
-            if (!parse_ll(a, argv[++i], 1, 1 << 20, &ll)) return 2;
-            sp.max_new_tokens = (int)ll;
-        } else if (!strcmp(a, "--threads")) {
-            if (!parse_ll(a, argv[++i], 1, 4096, &ll)) return 2;
-            ep.threads = (int)ll;
-        } else if (!strcmp(a, "--backend")) {
-            ep.backend = argv[++i];
-        } else if (!strcmp(a, "--weight-cache")) {
-            ep.weight_cache = argv[++i];
-        } else if (!strcmp(a, "--min-pixels") || !strcmp(a, "--max-pixels") || !strcmp(a, "--total-pixels")) {
-            if (!parse_ll(a, argv[++i], 1, (long long)1 << 40, &ll)) return 2;
-            if (!strcmp(a, "--min-pixels")) sp.video.min_pixels = ll;
-            else if (!strcmp(a, "--max-pixels")) sp.video.max_pixels = ll;
-            else sp.video.total_pixels = ll;
-        } else if ((vk = cli_video_opt("vs2 score", argc, argv, &i, &sp.video)) != 0) {
-            if (vk < 0) return 2;
-        } else {
-            fprintf(stderr, "vs2 score: unknown option '%s' (see vs2 score --help)\n", a);
+        }
+        int r = cli_scoring_opt(&sc, argc, argv, &i);
+        if (r == 0) r = score_opt(&o, &sc, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r == 0) {
+            fprintf(stderr, "vs2 score: unknown option '%s' (see vs2 score --help)\n", argv[i]);
             return 2;
         }
     }
+    const char *video = o.video, *prompt = o.prompt, *prompt_file = o.prompt_file, *answer_file = o.answer_file;
+    int json = o.json, quiet = o.quiet;
     if (!video) {
         fprintf(stderr, "vs2 score: --video FILE is required (see vs2 score --help)\n");
         return 2;
@@ -358,14 +252,11 @@ int cmd_score(int argc, char **argv) {
         fprintf(stderr, "vs2 score: give the text prompt with exactly one of --prompt TEXT or --prompt-file FILE\n");
         return 2;
     }
-    if (greedy && (samples > 1 || sample)) {
-        fprintf(stderr, "vs2 score: --temperature 0 is greedy decoding; it cannot go with --sample/--samples\n");
-        return 2;
-    }
-    /* Greedy samples would all be the same answer: several samples mean sampling. */
-    if (samples > 1) sample = 1;
-    sp.samples = (int)samples;
-    sp.decoding = sample ? VS2_DECODE_SAMPLE : VS2_DECODE_GREEDY;
+    if (!cli_scoring_finish(&sc)) return 2;
+    vs2_score_params sp = sc.sp;
+    vs2_engine_params ep = sc.ep;
+    vs2_hub_params hp = sc.hp;
+    int verbose = sc.verbose;
     if (json < 0) json = !isatty(STDOUT_FILENO);
 
     char *prompt_buf = NULL;

@@ -102,29 +102,48 @@ int cli_check_prompt(const char *cmd, const char *prompt) {
 }
 
 int cli_video_opt(const char *cmd, int argc, char **argv, int *i, vs2_video_params *vp) {
-    const char *a = argv[*i];
+    const char *iv;
+    char buf[64];
+    const char *a = cli_arg_name(argv[*i], buf, sizeof buf, &iv);
     if (strcmp(a, "--nframes") && strcmp(a, "--max-frames") && strcmp(a, "--max-video-tokens")) return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "%s: %s needs a value\n", cmd, a);
+    const char *v = cli_arg_value(cmd, argc, argv, i, a, iv);
+    if (!v) return -1;
+    /* the scoring options' own parser, so limits and messages are those of vs2 score */
+    vs2_score_params sp = vs2_score_default_params();
+    sp.video = *vp;
+    vs2_error err;
+    if (vs2_score_params_set(&sp, a, v, &err) != VS2_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err.message);
         return -1;
     }
-    const char *v = argv[++*i];
-    char *end;
-    errno = 0;
-    long long ll = strtoll(v, &end, 10);
-    long long lo = strcmp(a, "--max-video-tokens") ? 2 : 0, hi = strcmp(a, "--max-video-tokens") ? 100000 : (1LL << 40);
-    if (errno || end == v || *end || ll < lo || ll > hi) {
-        fprintf(stderr, "%s: %s: expected an integer in [%lld, %lld], got '%s'\n", cmd, a, lo, hi, v);
-        return -1;
-    }
-    if (!strcmp(a, "--nframes")) vp->nframes = (int)ll;
-    else if (!strcmp(a, "--max-frames")) vp->max_frames = (int)ll;
-    else vp->max_video_tokens = ll;
+    *vp = sp.video;
     return 1;
 }
 
-const char cli_video_help[] =
-    "  --nframes N            exactly N frames (rounded to even), instead of --fps\n"
-    "  --max-frames N         at most N frames (default min(768, all frames))\n"
-    "  --max-video-tokens N   refuse a video that plans more tokens (default 16384; 0 = no limit);\n"
-    "                         60 s of 480p at 2 fps plans about 30,600\n";
+const char *cli_arg_name(const char *arg, char *buf, size_t size, const char **inline_value) {
+    *inline_value = NULL;
+    const char *eq = arg[0] == '-' && arg[1] == '-' ? strchr(arg, '=') : NULL;
+    if (eq && (size_t)(eq - arg) < size) {
+        memcpy(buf, arg, (size_t)(eq - arg));
+        buf[eq - arg] = '\0';
+        *inline_value = eq + 1;
+        return buf;
+    }
+    return cli_alias(arg);
+}
+
+const char *cli_arg_value(const char *cmd, int argc, char **argv, int *i, const char *name,
+                          const char *inline_value) {
+    if (inline_value) return inline_value;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s: %s needs a value\n", cmd, name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_arg_flag(const char *cmd, const char *name, const char *inline_value) {
+    if (!inline_value) return 1;
+    fprintf(stderr, "%s: %s takes no value (got '%s=%s')\n", cmd, name, name, inline_value);
+    return 0;
+}
