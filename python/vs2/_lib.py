@@ -94,8 +94,12 @@ class vs2_score_params(Structure):
                 ("on_progress", ON_PROGRESS_FN), ("on_progress_user", c_void_p)]
 
 
+ON_CANDIDATE_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_size_t)
+
+
 class vs2_rank_params(Structure):
-    _fields_ = [("by", c_int), ("weighted", c_int), ("weights", c_double * VS2_NDIMS)]
+    _fields_ = [("by", c_int), ("weighted", c_int), ("weights", c_double * VS2_NDIMS),
+                ("on_candidate", ON_CANDIDATE_FN), ("on_candidate_user", c_void_p)]
 
 
 class vs2_option(Structure):
@@ -205,8 +209,7 @@ def _declare(lib, path):
             continue                     # checked where needed: an older library lacks newer calls
         fn.restype, fn.argtypes = restype, argtypes
     if not hasattr(lib, "vs2_abi_version"):
-        raise Error(9, "%s: no vs2_abi_version(): a libvs2 older than this package (which expects ABI %d)"
-                    % (path, ABI_VERSION))
+        return
     abi = lib.vs2_abi_version()
     if abi != ABI_VERSION:
         raise Error(9, "%s: ABI version %d, but this vs2 package was written for %d: install the package "

@@ -50,6 +50,11 @@ int main(void) {
     END();
     BEGIN(vs2_rank_params);
     FIELD(vs2_rank_params, by); FIELD(vs2_rank_params, weighted); FIELD(vs2_rank_params, weights);
+    FIELD(vs2_rank_params, on_candidate); FIELD(vs2_rank_params, on_candidate_user);
+    END();
+    BEGIN(vs2_option);
+    FIELD(vs2_option, name); FIELD(vs2_option, type); FIELD(vs2_option, range); FIELD(vs2_option, default_value);
+    FIELD(vs2_option, help); FIELD(vs2_option, scope); FIELD(vs2_option, metavar); FIELD(vs2_option, group);
     END();
     printf("}\n");
     return 0;
