@@ -4,6 +4,7 @@
  * (indices inside the video, sizes positive multiples of 28, bounded), not just the absence of
  * crashes. */
 #include "vs2.h"
+#include "video_plan.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -25,9 +25,14 @@
  *     }
  *     vs2_engine_free(eng);
  *
- * The stages are public too, section by section below: model files (vs2_model_files_open),
- * tokenizer (vs2_tokenizer_load, vs2_tokenize), prompts (vs2_prompt_render,
- * vs2_chat_video_ids), video input (vs2_video_load), evaluation (manifests, metrics), hub.
+ * Sections, each using only those before it: status and errors (vs2_abi_version); model files
+ * (vs2_model_files_open); tokenizer (vs2_tokenizer_load, vs2_tokenize); prompts
+ * (vs2_prompt_render, vs2_chat_video_ids); video input (vs2_video_load, vs2_video_from_rgb for
+ * decoded frames); the Hugging Face hub (vs2_hub_resolve); scoring (vs2_engine_load, vs2_score,
+ * the options table vs2_options and its setters, Best-of-N vs2_rank); evaluation (manifests,
+ * result files, metrics, reports).
+ *
+ * Build: `pkg-config --cflags --libs vs2` (shared), `pkg-config --static --cflags --libs vs2`.
  *
  * Conventions
  *   - Every fallible call returns a vs2_status and, when given a vs2_error*, fills it with a
@@ -42,6 +47,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* VS2_API marks the public functions: the only symbols libvs2.so exports (the library is built
+ * with hidden visibility; `nm -D --defined-only libvs2.so` lists nothing else). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VS2_API __attribute__((visibility("default")))
+#else
+#define VS2_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,7 +78,7 @@ typedef enum vs2_status {
 } vs2_status;
 
 /* A short, static description of a status code ("malformed file"). */
-const char *vs2_strerror(vs2_status status);
+VS2_API const char *vs2_strerror(vs2_status status);
 
 /* Filled by failing calls. message names the thing and the cause, e.g.
  * "model-00002-of-00005.safetensors: tensor 'model.norm.weight': data_offsets [10, 8] are reversed". */
@@ -75,7 +88,13 @@ typedef struct vs2_error {
 } vs2_error;
 
 /* "0.1.0" */
-const char *vs2_version(void);
+VS2_API const char *vs2_version(void);
+
+/* The ABI this header describes, bumped whenever a public struct's layout or a function's
+ * signature changes: a program built against one header and run with another libvs2.so should
+ * compare vs2_abi_version() with VS2_ABI_VERSION before using it. */
+#define VS2_ABI_VERSION 2
+VS2_API int vs2_abi_version(void);
 
 /* Optional logging: level 0 = error, 1 = warning, 2 = info, 3 = debug. */
 typedef void (*vs2_log_fn)(int level, const char *message, void *user);
@@ -86,7 +105,9 @@ typedef struct vs2_ids {
     size_t n;
     size_t cap;
 } vs2_ids;
-void vs2_ids_free(vs2_ids *ids);
+VS2_API void vs2_ids_free(vs2_ids *ids);
+/* Append one id, growing the array (VS2_ERR_NOMEM when it cannot). */
+VS2_API vs2_status vs2_ids_push(vs2_ids *ids, int32_t id);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Model directory: config.json, generation_config.json, safetensors (mmap'd, zero-copy)     */
@@ -108,8 +129,8 @@ typedef enum vs2_dtype {
     VS2_DTYPE_F8_E5M2
 } vs2_dtype;
 
-const char *vs2_dtype_name(vs2_dtype dtype); /* "BF16" as in safetensors */
-size_t vs2_dtype_size(vs2_dtype dtype);      /* bytes per element; 0 for UNKNOWN */
+VS2_API const char *vs2_dtype_name(vs2_dtype dtype); /* "BF16" as in safetensors */
+VS2_API size_t vs2_dtype_size(vs2_dtype dtype);      /* bytes per element; 0 for UNKNOWN */
 
 #define VS2_MAX_DIMS 8
 #define VS2_MAX_FULLATT 64
@@ -193,39 +214,39 @@ typedef struct vs2_model_files_params {
     void *log_user;
 } vs2_model_files_params;
 
-vs2_model_files_params vs2_model_files_default_params(void);
+VS2_API vs2_model_files_params vs2_model_files_default_params(void);
 
 /* Open a Hugging Face model directory. On failure *out is NULL unless params->keep_going,
  * in which case *out is returned with the problems recorded (status still reports the first). */
-vs2_status vs2_model_files_open(const char *dir, const vs2_model_files_params *params,
+VS2_API vs2_status vs2_model_files_open(const char *dir, const vs2_model_files_params *params,
                                 vs2_model_files **out, vs2_error *err);
-void vs2_model_files_close(vs2_model_files *mf);
+VS2_API void vs2_model_files_close(vs2_model_files *mf);
 
-const vs2_config *vs2_model_files_config(const vs2_model_files *mf);
-const vs2_generation_config *vs2_model_files_generation_config(const vs2_model_files *mf);
-const char *vs2_model_files_dir(const vs2_model_files *mf);
+VS2_API const vs2_config *vs2_model_files_config(const vs2_model_files *mf);
+VS2_API const vs2_generation_config *vs2_model_files_generation_config(const vs2_model_files *mf);
+VS2_API const char *vs2_model_files_dir(const vs2_model_files *mf);
 
-size_t vs2_model_files_n_tensors(const vs2_model_files *mf);
-const vs2_tensor *vs2_model_files_tensor_at(const vs2_model_files *mf, size_t i);
+VS2_API size_t vs2_model_files_n_tensors(const vs2_model_files *mf);
+VS2_API const vs2_tensor *vs2_model_files_tensor_at(const vs2_model_files *mf, size_t i);
 /* Lookup by canonical (hub-layout) name; NULL if absent. */
-const vs2_tensor *vs2_model_files_tensor(const vs2_model_files *mf, const char *name);
+VS2_API const vs2_tensor *vs2_model_files_tensor(const vs2_model_files *mf, const char *name);
 
 /* The problems kept: at most VS2_MAX_PROBLEMS; any beyond are only counted (n_problems_omitted). */
 #define VS2_MAX_PROBLEMS 1000
-size_t vs2_model_files_n_problems(const vs2_model_files *mf);
-const char *vs2_model_files_problem(const vs2_model_files *mf, size_t i);
-size_t vs2_model_files_n_problems_omitted(const vs2_model_files *mf);
+VS2_API size_t vs2_model_files_n_problems(const vs2_model_files *mf);
+VS2_API const char *vs2_model_files_problem(const vs2_model_files *mf, size_t i);
+VS2_API size_t vs2_model_files_n_problems_omitted(const vs2_model_files *mf);
 
 /* Parse config.json / generation_config.json text (used by open; exposed for tools and fuzzing).
  * name is used in error messages. */
-vs2_status vs2_config_parse(const char *json, size_t len, const char *name, vs2_config *out,
+VS2_API vs2_status vs2_config_parse(const char *json, size_t len, const char *name, vs2_config *out,
                             vs2_error *err);
-vs2_status vs2_generation_config_parse(const char *json, size_t len, const char *name,
+VS2_API vs2_status vs2_generation_config_parse(const char *json, size_t len, const char *name,
                                        vs2_generation_config *out, vs2_error *err);
 
 /* Validate a safetensors image held in memory (header and offsets); on success calls
  * visit(tensor, user) for each tensor. name is used in messages. For fuzzing and tools. */
-vs2_status vs2_safetensors_parse(const void *data, size_t size, const char *name,
+VS2_API vs2_status vs2_safetensors_parse(const void *data, size_t size, const char *name,
                                  void (*visit)(const vs2_tensor *t, void *user), void *user,
                                  vs2_error *err);
 
@@ -237,34 +258,34 @@ typedef struct vs2_tokenizer vs2_tokenizer;
 
 /* path: a model directory (reads tokenizer.json and, if present, tokenizer_config.json)
  * or a tokenizer.json file. */
-vs2_status vs2_tokenizer_load(const char *path, vs2_tokenizer **out, vs2_error *err);
+VS2_API vs2_status vs2_tokenizer_load(const char *path, vs2_tokenizer **out, vs2_error *err);
 /* From tokenizer.json text in memory; config_json (tokenizer_config.json) may be NULL. */
-vs2_status vs2_tokenizer_load_json(const char *json, size_t len, const char *config_json,
+VS2_API vs2_status vs2_tokenizer_load_json(const char *json, size_t len, const char *config_json,
                                    size_t config_len, vs2_tokenizer **out, vs2_error *err);
-void vs2_tokenizer_free(vs2_tokenizer *tok);
+VS2_API void vs2_tokenizer_free(vs2_tokenizer *tok);
 
 /* Encode UTF-8 text (added tokens matched first; no BOS/EOS is added). Invalid UTF-8 is
  * replaced by U+FFFD (maximal-subpart rule, as Python and Rust lossy decoding do) first.
  * Appends to out. */
-vs2_status vs2_tokenize(const vs2_tokenizer *tok, const char *text, size_t len, vs2_ids *out,
+VS2_API vs2_status vs2_tokenize(const vs2_tokenizer *tok, const char *text, size_t len, vs2_ids *out,
                         vs2_error *err);
 
 /* Decode ids to UTF-8 (malloc'd, NUL-terminated; *len_out excludes the NUL). Invalid UTF-8
  * byte sequences become U+FFFD as in HF. skip_special drops tokens flagged special. */
-vs2_status vs2_detokenize(const vs2_tokenizer *tok, const int32_t *ids, size_t n, int skip_special,
+VS2_API vs2_status vs2_detokenize(const vs2_tokenizer *tok, const int32_t *ids, size_t n, int skip_special,
                           char **text_out, size_t *len_out, vs2_error *err);
 
 /* Number of ids (regular vocabulary + added tokens). */
-int32_t vs2_tokenizer_n_vocab(const vs2_tokenizer *tok);
+VS2_API int32_t vs2_tokenizer_n_vocab(const vs2_tokenizer *tok);
 /* The id of an exact token string (vocabulary or added token), or -1. */
-int32_t vs2_tokenizer_token_id(const vs2_tokenizer *tok, const char *token);
+VS2_API int32_t vs2_tokenizer_token_id(const vs2_tokenizer *tok, const char *token);
 /* The token string of an id (byte-level form for BPE tokens), or NULL. */
-const char *vs2_tokenizer_token_text(const vs2_tokenizer *tok, int32_t id);
+VS2_API const char *vs2_tokenizer_token_text(const vs2_tokenizer *tok, int32_t id);
 /* 1 if id is an added token flagged special. */
-int vs2_tokenizer_is_special(const vs2_tokenizer *tok, int32_t id);
+VS2_API int vs2_tokenizer_is_special(const vs2_tokenizer *tok, int32_t id);
 /* Special token ids named by the tokenizer files; -1 when absent. */
-int32_t vs2_tokenizer_eos_id(const vs2_tokenizer *tok);
-int32_t vs2_tokenizer_pad_id(const vs2_tokenizer *tok);
+VS2_API int32_t vs2_tokenizer_eos_id(const vs2_tokenizer *tok);
+VS2_API int32_t vs2_tokenizer_pad_id(const vs2_tokenizer *tok);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Prompts: VideoScore2 templates and the Qwen2.5-VL chat rendering                         */
@@ -276,15 +297,15 @@ typedef enum vs2_template {
 } vs2_template;
 
 /* The user text: the template with $t2v_prompt replaced by prompt (malloc'd; NULL on OOM). */
-char *vs2_prompt_render(vs2_template tmpl, const char *prompt);
+VS2_API char *vs2_prompt_render(vs2_template tmpl, const char *prompt);
 
 /* The chat string for one user turn [video, text] with the default system prompt and the
  * generation prompt, with a single <|video_pad|> placeholder (malloc'd; NULL on OOM). */
-char *vs2_chat_render(const char *user_text);
+VS2_API char *vs2_chat_render(const char *user_text);
 
 /* The chat token ids with the placeholder expanded to n_video_tokens <|video_pad|> ids.
  * Appends to out. */
-vs2_status vs2_chat_video_ids(const vs2_tokenizer *tok, const char *user_text,
+VS2_API vs2_status vs2_chat_video_ids(const vs2_tokenizer *tok, const char *user_text,
                               size_t n_video_tokens, vs2_ids *out, vs2_error *err);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -318,7 +339,7 @@ typedef struct vs2_video_params {
                                  * before any pixel work); 0 = no limit */
 } vs2_video_params;
 
-vs2_video_params vs2_video_default_params(void);
+VS2_API vs2_video_params vs2_video_default_params(void);
 
 typedef enum vs2_video_kind {
     VS2_VIDEO_FILE = 0,         /* a video file (libavformat demuxer) */
@@ -348,232 +369,98 @@ typedef struct vs2_video {
     int decode_passes;          /* 1 or 2 (see docs/video.md) */
 } vs2_video;
 
-void vs2_video_free(vs2_video *v);
+VS2_API void vs2_video_free(vs2_video *v);
 
 /* Where FFmpeg's own log lines go (its log is process-wide): to fn at level 2 (info), one line
  * each without the newline, or nowhere when fn is NULL. Without a call FFmpeg prints to stderr.
  * vs2's errors already name the file and the cause; these lines are the decoder's detail. */
-void vs2_set_ffmpeg_log(vs2_log_fn fn, void *user);
+VS2_API void vs2_set_ffmpeg_log(vs2_log_fn fn, void *user);
 
 /* Decode a video file (any container/codec FFmpeg reads) or one image file. Errors name the
  * file and the cause; *out is zeroed first and left empty on failure. */
-vs2_status vs2_video_load(const char *path, const vs2_video_params *params, vs2_video *out,
+VS2_API vs2_status vs2_video_load(const char *path, const vs2_video_params *params, vs2_video *out,
                           vs2_error *err);
 /* Images as the frames of a video (qwen-vl-utils list input); n == 1 tiles one image. */
-vs2_status vs2_video_from_images(const char *const *paths, size_t n, const vs2_video_params *params,
+VS2_API vs2_status vs2_video_from_images(const char *const *paths, size_t n, const vs2_video_params *params,
                                  vs2_video *out, vs2_error *err);
 /* Every image file (png, jpg, jpeg, bmp, webp, tif, tiff) in dir, in byte order of names. */
-vs2_status vs2_video_from_dir(const char *dir, const vs2_video_params *params, vs2_video *out,
+VS2_API vs2_status vs2_video_from_dir(const char *dir, const vs2_video_params *params, vs2_video *out,
                               vs2_error *err);
-/* Raw decoded frames: n frames of height x width x 3 RGB24 bytes, packed, at fps. */
-vs2_status vs2_video_from_rgb(const uint8_t *rgb, size_t n, int width, int height, double fps,
+/* Raw decoded frames: n frames of height x width x 3 RGB24 bytes, packed (T x H x W x 3), at fps:
+ * treated as the decoded frames of a video file of that rate (the frames params->fps selects,
+ * the torch resize), so a clip scores the same as frames as it does as a file. fps must be
+ * finite and > 0 (VS2_ERR_INVALID_ARG otherwise): it places the frames in time, i.e. which are
+ * sampled, sample_fps and the M-RoPE temporal positions (second_per_grid_t, see processor_fps). */
+VS2_API vs2_status vs2_video_from_rgb(const uint8_t *rgb, size_t n, int width, int height, double fps,
                               const vs2_video_params *params, vs2_video *out, vs2_error *err);
 
-/* Building blocks (exposed for tests and tools). */
-/* qwen-vl-utils smart_nframes with fps; 0 if total_frames is too small (< 2 after clamping). */
-int vs2_video_nframes(int64_t total_frames, double video_fps, double fps);
 /* The longest video vs2 samples: the reference's float32 frame positions are exact below 2^24. */
 #define VS2_MAX_VIDEO_FRAMES (1 << 24)
-/* The same with params->nframes and params->max_frames applied as qwen-vl-utils applies
- * "nframes" and "max_frames"; 0 if no valid count (< 2 or more than total_frames). */
-int vs2_video_nframes_params(int64_t total_frames, double video_fps, const vs2_video_params *params);
-/* round_half_even(torch 1.13 float32 linspace(0, total-1, n)), n indices (never past total-1). */
-void vs2_video_indices(int64_t total_frames, int n, int64_t *indices);
-/* qwen-vl-utils smart_resize(h, w, 28, min, max) in Python's double arithmetic (max_pixels
- * may be fractional: total_pixels / n * 2); VS2_ERR_UNSUPPORTED beyond 200:1. */
-vs2_status vs2_smart_resize(int64_t height, int64_t width, double min_pixels, double max_pixels,
-                            int *out_height, int *out_width, vs2_error *err);
-/* The per-frame pixel cap of fetch_video: min(max(min(VIDEO_MAX, total/n*2), int(min*1.05)),
- * params->max_pixels). */
-double vs2_video_max_pixels(const vs2_video_params *params, int n);
-/* torchvision resize(uint8, BICUBIC, antialias=True) on one packed RGB24 image. */
-vs2_status vs2_resize_torch_bicubic_aa(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw,
-                                       int dh, vs2_error *err);
-/* PIL Image.resize(BICUBIC) on one packed RGB24 image (qwen-vl-utils image inputs). */
-vs2_status vs2_resize_pil_bicubic(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh,
-                                  vs2_error *err);
-/* Normalise (CLIP mean/std, float32) and patchify n (even) frames of h x w x 3 into
- * rows = n/2 * h/14 * w/14 rows of VS2_PATCH_DIM floats. */
-void vs2_video_patchify(const uint8_t *frames, int n, int height, int width, float *out);
 
 /* ---------------------------------------------------------------------------------------- */
-/* Evaluation: manifests, result files, metrics as the release scripts define them, reports  */
-/* (see docs/metrics.md, docs/report.md)                                                     */
+/* Hugging Face hub: find a model in the local cache, or download it there (see docs/hub.md) */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Score dimensions, in this order everywhere: visual quality, text-to-video alignment,
- * physical/common-sense consistency (the reference's v, t, p). A missing score (Python None,
- * JSON null) is NAN. */
-enum { VS2_DIM_V = 0, VS2_DIM_T = 1, VS2_DIM_P = 2, VS2_NDIMS = 3 };
+#define VS2_DEFAULT_MODEL "TIGER-Lab/VideoScore2"
 
-typedef enum vs2_manifest_format {
-    VS2_MANIFEST_AUTO = 0,      /* from the extension and the content */
-    VS2_MANIFEST_JSONL,         /* one object a line: id, video, prompt, optional human_scores */
-    VS2_MANIFEST_CSV,           /* RFC 4180, header: id, video, prompt, optional score columns */
-    VS2_MANIFEST_VS2_BENCH,     /* VideoScore-Bench-v2 JSON list (VideoFeedback2 test file) */
-    VS2_MANIFEST_VIDEOGEN_RB,   /* VideoGen-RewardBench pairs CSV (path_A, path_B, VQ, TA, Overall) */
-    VS2_MANIFEST_T2VQA_DB,      /* T2VQA-DB txt, lines "file|prompt|score" */
-    VS2_MANIFEST_MJ_BENCH,      /* MJ-Bench-Video JSON, two videos per record */
-    VS2_MANIFEST_VIDEOPHY2      /* VideoPhy2 test CSV (video_url, caption, sa, pc, ...) */
-} vs2_manifest_format;
+/* Progress of a download, reported per file. done/total cover every byte this call fetches. */
+typedef struct vs2_hub_progress {
+    const char *file;           /* repo-relative name, e.g. "model-00001-of-00004.safetensors" */
+    int file_index, n_files;    /* 1-based position among the files being fetched */
+    int64_t file_done, file_total;
+    int64_t done, total;
+    int finished;               /* 1 on the last call for this file (it is verified and in place) */
+} vs2_hub_progress;
 
-/* Reproduce the reference loaders' off-by-ones: drop the first CSV data row (pandas iloc[1:])
- * and keep only the first 2000 valid T2VQA-DB lines (pairs from the first 2001 lines). */
-#define VS2_MANIFEST_REFERENCE_QUIRKS 1u
+typedef struct vs2_hub_params {
+    const char *revision;       /* branch, tag or commit; NULL = "main" */
+    int offline;                /* 1: never touch the network (HF_HUB_OFFLINE=1 also sets it) */
+    int check_hub;              /* 1: ask the hub for the revision's current commit even when a
+                                 * complete snapshot is cached (vs2 download); 0: a cached
+                                 * snapshot is used without any network access */
+    const char *endpoint;       /* NULL = $HF_ENDPOINT or https://huggingface.co */
+    const char *token;          /* NULL = $HF_TOKEN or the token file Hugging Face tools write */
+    const char *cache_dir;      /* NULL = $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub */
+    int max_retries;            /* retries of a transient failure (network, 5xx); default 5 */
+    int retry_delay_ms;         /* first back-off, doubled per retry up to 8 s; default 1000 */
+    int stall_seconds;          /* no byte for this long = stalled, retried;
+                                 * 0 = $HF_HUB_DOWNLOAD_TIMEOUT or 10 */
+    vs2_log_fn log;             /* messages: the size announcement (2), waits and retries (1) */
+    void *log_user;
+    /* Called about 10 times a second while a file downloads, and once when it is in place. */
+    void (*progress)(void *user, const vs2_hub_progress *p);
+    void *progress_user;
+} vs2_hub_params;
 
-typedef struct vs2_manifest_item {
-    char *id;                   /* video_name: the key results are joined on */
-    char *video;                /* path or URL; may be NULL */
-    char *prompt;               /* may be NULL */
-    double human[VS2_NDIMS];    /* human scores (the reference's *_score_gt); NAN = none */
-    double human_overall;       /* MJ total_score / T2VQA quality_score; NAN = none */
-    int line;                   /* 1-based line (record number for JSON lists) */
-} vs2_manifest_item;
+VS2_API vs2_hub_params vs2_hub_default_params(void);
 
-/* Preference labels of a pair: which video humans preferred. */
-enum { VS2_PREF_SECOND = -1, VS2_PREF_SAME = 0, VS2_PREF_FIRST = 1, VS2_PREF_NONE = 2 };
+/* model: a local directory (returned as it is) or a repo id "owner/name" (NULL = the default
+ * model). Returns in *path_out (malloc'd) the snapshot directory holding the files the engine
+ * needs: a complete snapshot already in the Hugging Face cache is used without network access
+ * (unless check_hub); otherwise the missing files are downloaded into the cache, resumably,
+ * each verified against the hub's size and sha256 (git sha1 for small files) before it is moved
+ * into place. Offline, errors list what is missing and how to get it. Thread-safe for separate
+ * calls; concurrent processes share the cache through per-file locks. */
+VS2_API vs2_status vs2_hub_resolve(const char *model, const vs2_hub_params *params, char **path_out,
+                           vs2_error *err);
 
-typedef struct vs2_pref_pair {
-    char *a, *b;                /* ids of the two videos */
-    signed char pref[3];        /* [0] visual quality, [1] text alignment, [2] overall */
-    int line;
-} vs2_pref_pair;
-
-typedef struct vs2_manifest {
-    vs2_manifest_format format;
-    vs2_manifest_item *items;   /* distinct videos, in file order */
-    size_t n_items;
-    vs2_pref_pair *pairs;       /* preference benchmarks only */
-    size_t n_pairs;
-} vs2_manifest;
-
-/* Load a manifest; errors name the file, the line and the cause. *out is zeroed first. */
-vs2_status vs2_manifest_load(const char *path, vs2_manifest_format format, unsigned flags,
-                             vs2_manifest *out, vs2_error *err);
-/* The same from memory; name is used in messages and for AUTO detection by extension. */
-vs2_status vs2_manifest_parse(const char *data, size_t len, const char *name,
-                              vs2_manifest_format format, unsigned flags, vs2_manifest *out,
-                              vs2_error *err);
-void vs2_manifest_free(vs2_manifest *m);
-/* "jsonl", "csv", "vs2_bench", "videogen_reward_bench", "t2vqa_db", "mj_bench_video",
- * "video_phy2_test"; -1 for an unknown name. */
-int vs2_manifest_format_from_name(const char *name);
-const char *vs2_manifest_format_name(vs2_manifest_format format);
-
-/* One scored video of a result file: vs2's JSONL or the reference's JSON list. */
-typedef struct vs2_result_item {
-    char *id, *video, *prompt, *rationale, *output, *error;   /* any may be NULL */
-    double model[VS2_NDIMS];    /* reference files: *_score_model as stored */
-    int has_model_keys;         /* all three *_score_model keys present (reference rule) */
-    int has_vs2_scores;         /* a vs2 line with "scores"/"soft_scores" objects */
-    double hard[VS2_NDIMS];     /* vs2: "scores" (reference regex) */
-    double robust[VS2_NDIMS];   /* vs2: "scores_robust" */
-    double soft[VS2_NDIMS];     /* vs2: "soft_scores" (normed, the paper's) */
-    double soft_expected[VS2_NDIMS]; /* vs2: "soft_scores_expected" */
-    double human[VS2_NDIMS];    /* *_score_gt or "human_scores"; NAN = none */
-    double human_overall;       /* total_score / quality_score; NAN = none */
-    char **thumbnails;          /* data: URIs, may be empty */
-    size_t n_thumbnails;
-    int line;
-} vs2_result_item;
-
-typedef struct vs2_results {
-    int is_vs2;                 /* 1: vs2 JSONL, 0: the reference's JSON list */
-    vs2_result_item *items;
-    size_t n;
-    size_t n_errors;            /* vs2 error lines (kept in items with error set) */
-} vs2_results;
-
-vs2_status vs2_results_load(const char *path, vs2_results *out, vs2_error *err);
-vs2_status vs2_results_parse(const char *data, size_t len, const char *name, vs2_results *out,
-                             vs2_error *err);
-void vs2_results_free(vs2_results *r);
-/* Fill human scores from a manifest, joined on id (manifest values win). Returns the number of
- * result items that found a manifest row. */
-size_t vs2_results_join(vs2_results *r, const vs2_manifest *m);
-
-/* The model score the release scripts would read as *_score_model under a method:
- * reference files: as stored; vs2 files: "vs2"/"vs2_int" -> hard, "vs2_robust" -> robust,
- * "vs2_float_weighted" -> soft_expected, anything else -> soft (normed). */
-double vs2_result_model_score(const vs2_result_item *it, int is_vs2, const char *method, int dim);
-
-#define VS2_METRICS_MAX 64
-
-typedef struct vs2_metric {
-    char key[48];               /* the release scripts' names: v_acc, t_plcc, overall_spcc, ... */
-    double value;               /* NAN when undefined (None) or NaN (constant input) */
-} vs2_metric;
-
-typedef struct vs2_metrics_params {
-    const char *bench;          /* vs2_bench, videogen_reward_bench, t2vqa_db, mj_bench_video,
-                                 * video_phy2_test (aliases in docs/metrics.md) */
-    const char *method;         /* vs2_float (default), vs2, vs1, video_reward, ... */
-    const vs2_manifest *pairs;  /* preference GT for pairwise accuracy, or NULL */
-    int round_digits;           /* 3 (ROUND_DIGIT); -1 = unrounded */
-} vs2_metrics_params;
-
-typedef struct vs2_metrics {
-    vs2_metric m[VS2_METRICS_MAX];
-    size_t n;
-    size_t n_items;             /* result items read (error lines excluded) */
-    size_t n_dropped;           /* items dropped because a model score is None */
-} vs2_metrics;
-
-vs2_metrics_params vs2_metrics_default_params(void);
-vs2_status vs2_metrics_compute(const vs2_results *r, const vs2_metrics_params *params,
-                               vs2_metrics *out, vs2_error *err);
-/* The value of key, or NAN if absent. */
-double vs2_metrics_get(const vs2_metrics *m, const char *key);
-
-/* Pearson r (two-pass means, double) of n pairs; NAN for n < 2 or a constant input. */
-double vs2_plcc(const double *x, const double *y, size_t n);
-/* Spearman rho: Pearson r of average ranks (ties share the mean rank); NAN as vs2_plcc. */
-double vs2_srcc(const double *x, const double *y, size_t n);
-/* Python's round(x, digits): correctly rounded, exact halves to even. */
-double vs2_round_py(double x, int digits);
-
-typedef struct vs2_report_params {
-    const char *title;          /* NULL = "vs2 report" */
-    const char *bench;          /* for the metrics table; NULL = vs2_bench */
-    const char *method;         /* NULL = vs2_float */
-    int make_thumbnails;        /* 1: decode each item's video for a frame strip if it has none */
-    int thumb_count;            /* frames in a strip: 4 */
-    int thumb_height;           /* pixels: 72 */
-} vs2_report_params;
-
-vs2_report_params vs2_report_default_params(void);
-/* Write one self-contained HTML page comparing n result sets (names label them). With
- * make_thumbnails, items without thumbnails get them (stored into the items). */
-vs2_status vs2_report_write(vs2_results *const *results, const char *const *names, size_t n,
-                            const vs2_report_params *params, const char *out_path, vs2_error *err);
+/* The hub cache directory params and the environment select (malloc'd), without touching it. */
+VS2_API char *vs2_hub_cache_dir(const vs2_hub_params *params);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Scoring: load a model once, score many (video, prompt) pairs (see docs/cli.md)            */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Usage:
- *
- *     vs2_engine_params ep = vs2_engine_default_params();
- *     ep.model = "TIGER-Lab/VideoScore2";            // or a model directory
- *     vs2_engine *eng = NULL;
- *     vs2_error err;
- *     if (vs2_engine_load(&ep, &eng, &err) != VS2_OK) { fprintf(stderr, "%s\n", err.message); ... }
- *     vs2_score_params sp = vs2_score_default_params();   // T-EVAL, greedy, 1024 new tokens
- *     vs2_result *r = NULL;
- *     if (vs2_score(eng, "clip.mp4", "a cat playing piano", &sp, &r, &err) == VS2_OK) {
- *         const vs2_sample *s = &r->samples[0];
- *         if (s->has_scores) printf("%ld %ld %ld\n", s->scores[0], s->scores[1], s->scores[2]);
- *         else printf("no scores: %s\n", s->parse_error);
- *         char *json = vs2_result_to_json(r);          // the object `vs2 score --json` prints
- *         ...
- *         free(json);
- *         vs2_result_free(r);
- *     }
- *     vs2_engine_free(eng);
+/* The usage example is at the top of this header.
  *
  * Threads: an engine is read-only after vs2_engine_load. Any number of threads may call
  * vs2_score / vs2_score_video with the same engine at once; each call allocates its own KV
  * cache and buffers (about 0.5 GB for a 3,600-token video at the 7B shapes) and frees them. */
+
+/* Score dimensions, in this order everywhere: visual quality, text-to-video alignment,
+ * physical/common-sense consistency (the reference's v, t, p). A missing score (Python None,
+ * JSON null) is NAN. */
+enum { VS2_DIM_V = 0, VS2_DIM_T = 1, VS2_DIM_P = 2, VS2_NDIMS = 3 };
 
 typedef struct vs2_engine vs2_engine;
 
@@ -596,16 +483,16 @@ typedef struct vs2_engine_params {
     void *log_user;
 } vs2_engine_params;
 
-vs2_engine_params vs2_engine_default_params(void);
+VS2_API vs2_engine_params vs2_engine_default_params(void);
 /* Resolve the model, open and validate its files, load the tokenizer, the vision tower and
  * the language model (weights stay mmap'd). Errors name the file and the cause; a repo id
  * missing from the cache offline says how to get it. */
-vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs2_error *err);
-void vs2_engine_free(vs2_engine *engine);
-const char *vs2_engine_model_dir(const vs2_engine *engine);          /* the resolved directory */
-const char *vs2_engine_backend(const vs2_engine *engine); /* the kernel set's name, e.g. "q8-avx512vnni" */
-const vs2_model_files *vs2_engine_model_files(const vs2_engine *engine);
-const vs2_tokenizer *vs2_engine_tokenizer(const vs2_engine *engine);
+VS2_API vs2_status vs2_engine_load(const vs2_engine_params *params, vs2_engine **out, vs2_error *err);
+VS2_API void vs2_engine_free(vs2_engine *engine);
+VS2_API const char *vs2_engine_model_dir(const vs2_engine *engine);          /* the resolved directory */
+VS2_API const char *vs2_engine_backend(const vs2_engine *engine); /* the kernel set's name, e.g. "q8-avx512vnni" */
+VS2_API const vs2_model_files *vs2_engine_model_files(const vs2_engine *engine);
+VS2_API const vs2_tokenizer *vs2_engine_tokenizer(const vs2_engine *engine);
 
 typedef enum vs2_decoding {
     VS2_DECODE_GREEDY = 0,      /* argmax after generation_config's repetition penalty (default) */
@@ -670,7 +557,7 @@ typedef struct vs2_score_params {
     void *on_progress_user;
 } vs2_score_params;
 
-vs2_score_params vs2_score_default_params(void);
+VS2_API vs2_score_params vs2_score_default_params(void);
 
 /* The longest video the scoring defaults accept, in video tokens (vs2_video_params.max_video_tokens
  * in vs2_score_default_params; 0 = no limit): 60 s of 480p at 2 fps plans about 30,600. */
@@ -703,19 +590,19 @@ typedef struct vs2_option {
 } vs2_option;
 
 /* The whole table (static; n receives its length). */
-const vs2_option *vs2_options(size_t *n);
+VS2_API const vs2_option *vs2_options(size_t *n);
 /* The entry named name ("top-p", "top_p" or "--top-p"), or NULL. */
-const vs2_option *vs2_option_find(const char *name);
+VS2_API const vs2_option *vs2_option_find(const char *name);
 /* Set one option from text: the same parser and messages for every front end. String values
  * are NOT copied: the caller keeps them alive while the params are used. An unknown name, or an
  * option of the other scope, is VS2_ERR_INVALID_ARG naming it; a bad value is VS2_ERR_INVALID_ARG
  * "--top-p: 1.5 is out of range (0, 1]". Decoding options also set the mode: --sample, a
  * temperature > 0 or samples > 1 choose sampling, temperature 0 chooses greedy. */
-vs2_status vs2_score_params_set(vs2_score_params *p, const char *name, const char *value, vs2_error *err);
-vs2_status vs2_engine_params_set(vs2_engine_params *p, const char *name, const char *value, vs2_error *err);
+VS2_API vs2_status vs2_score_params_set(vs2_score_params *p, const char *name, const char *value, vs2_error *err);
+VS2_API vs2_status vs2_engine_params_set(vs2_engine_params *p, const char *name, const char *value, vs2_error *err);
 /* After all options: refuse contradictions (temperature 0 with sampling or several samples,
  * several greedy samples) with a message naming the options. */
-vs2_status vs2_score_params_check(const vs2_score_params *p, vs2_error *err);
+VS2_API vs2_status vs2_score_params_check(const vs2_score_params *p, vs2_error *err);
 
 /* One generated answer and what was read from it. Dimensions in VS2_DIM_* order. */
 typedef struct vs2_sample {
@@ -787,17 +674,17 @@ typedef struct vs2_result {
 /* Decode, sample and resize the video, run the model and read the scores. A model output
  * without scores is a success (has_scores = 0 with the reason); errors are for inputs that
  * cannot be scored (bad video, bad params) and failures. *out is NULL on failure. */
-vs2_status vs2_score(const vs2_engine *engine, const char *video_path, const char *prompt,
+VS2_API vs2_status vs2_score(const vs2_engine *engine, const char *video_path, const char *prompt,
                      const vs2_score_params *params, vs2_result **out, vs2_error *err);
 /* The same from an already prepared video (vs2_video_load / _from_rgb / _from_images; its
  * pixel_values must be present). params->video is not used. */
-vs2_status vs2_score_video(const vs2_engine *engine, const vs2_video *video, const char *prompt,
+VS2_API vs2_status vs2_score_video(const vs2_engine *engine, const vs2_video *video, const char *prompt,
                            const vs2_score_params *params, vs2_result **out, vs2_error *err);
-void vs2_result_free(vs2_result *result);
+VS2_API void vs2_result_free(vs2_result *result);
 
 /* The result as one JSON object on one line (no newline; malloc'd; NULL on OOM): the format
  * `vs2 score --json` prints, documented in docs/cli.md. */
-char *vs2_result_to_json(const vs2_result *result);
+VS2_API char *vs2_result_to_json(const vs2_result *result);
 
 /* Best-of-N ranking (`vs2 rank`, `vs2 batch --groups`; see docs/batch.md). The key of a result
  * is the mean of its three scores of one kind (the reference: hard scores, np.mean), or with
@@ -819,18 +706,18 @@ typedef struct vs2_rank_params {
     void *on_candidate_user;
 } vs2_rank_params;
 
-vs2_rank_params vs2_rank_default_params(void);
+VS2_API vs2_rank_params vs2_rank_default_params(void);
 /* "hard", "robust", "soft", "soft_expected" (-1 for anything else) and back. */
-int vs2_rank_by_from_name(const char *name);
-const char *vs2_rank_by_name(vs2_rank_by by);
+VS2_API int vs2_rank_by_from_name(const char *name);
+VS2_API const char *vs2_rank_by_name(vs2_rank_by by);
 /* The ranking key of a result (NAN when it has none; NULL params = defaults). */
-double vs2_rank_key(const vs2_result *result, const vs2_rank_params *params);
+VS2_API double vs2_rank_key(const vs2_result *result, const vs2_rank_params *params);
 /* order[0..n-1] = candidate indices, best first: keys descending, equal keys in index order
  * (the reference's argmax takes the first index on ties), NAN keys last in index order. */
-void vs2_rank_order(const double *keys, size_t n, size_t *order);
+VS2_API void vs2_rank_order(const double *keys, size_t n, size_t *order);
 /* The three values (VS2_DIM_* order) a key is made of: the sample's own for a one-sample
  * result, else the means over the samples; NAN where missing. */
-void vs2_rank_values(const vs2_result *result, vs2_rank_by by, double v[VS2_NDIMS]);
+VS2_API void vs2_rank_values(const vs2_result *result, vs2_rank_by by, double v[VS2_NDIMS]);
 
 /* Best-of-N: score n candidate videos for one prompt with the same params, then rank them. */
 typedef struct vs2_rank_result {
@@ -847,71 +734,167 @@ typedef struct vs2_rank_result {
 /* A candidate that cannot be scored (a bad video) does not fail the call: it gets an error and
  * ranks last. The call fails only on bad arguments or when memory runs out. NULL rp = defaults.
  * Free *out with vs2_rank_result_free. */
-vs2_status vs2_rank(const vs2_engine *engine, const char *prompt, const char *const *video_paths, size_t n,
+VS2_API vs2_status vs2_rank(const vs2_engine *engine, const char *prompt, const char *const *video_paths, size_t n,
                     const vs2_score_params *sp, const vs2_rank_params *rp, vs2_rank_result **out,
                     vs2_error *err);
 /* The same from prepared videos (vs2_video_load / _from_rgb / _from_images). */
-vs2_status vs2_rank_videos(const vs2_engine *engine, const char *prompt, const vs2_video *const *videos,
+VS2_API vs2_status vs2_rank_videos(const vs2_engine *engine, const char *prompt, const vs2_video *const *videos,
                            size_t n, const vs2_score_params *sp, const vs2_rank_params *rp,
                            vs2_rank_result **out, vs2_error *err);
-void vs2_rank_result_free(vs2_rank_result *result);
+VS2_API void vs2_rank_result_free(vs2_rank_result *result);
 /* The ranking as one JSON object on one line (malloc'd; NULL on OOM), the format of
  * `vs2 rank --json` (docs/batch.md): prompt, by, weights, best, best_video, ranking and the
  * candidates, each with index, video (names[i], or the result's path; names may be NULL), rank,
  * key and either "result" (full: the vs2_result_to_json object), a summary of its scores (the
  * lines of `vs2 batch --groups`) or "error"; "error" at the top when the ranking is incomplete. */
-char *vs2_rank_result_to_json(const vs2_rank_result *result, const char *prompt, const char *const *names,
+VS2_API char *vs2_rank_result_to_json(const vs2_rank_result *result, const char *prompt, const char *const *names,
                               const vs2_rank_params *rp, int full);
 
 /* ---------------------------------------------------------------------------------------- */
-/* Hugging Face hub: find a model in the local cache, or download it there (see docs/hub.md) */
+/* Evaluation: manifests, result files, metrics as the release scripts define them, reports  */
+/* (see docs/metrics.md, docs/report.md)                                                     */
 /* ---------------------------------------------------------------------------------------- */
 
-#define VS2_DEFAULT_MODEL "TIGER-Lab/VideoScore2"
+typedef enum vs2_manifest_format {
+    VS2_MANIFEST_AUTO = 0,      /* from the extension and the content */
+    VS2_MANIFEST_JSONL,         /* one object a line: id, video, prompt, optional human_scores */
+    VS2_MANIFEST_CSV,           /* RFC 4180, header: id, video, prompt, optional score columns */
+    VS2_MANIFEST_VS2_BENCH,     /* VideoScore-Bench-v2 JSON list (VideoFeedback2 test file) */
+    VS2_MANIFEST_VIDEOGEN_RB,   /* VideoGen-RewardBench pairs CSV (path_A, path_B, VQ, TA, Overall) */
+    VS2_MANIFEST_T2VQA_DB,      /* T2VQA-DB txt, lines "file|prompt|score" */
+    VS2_MANIFEST_MJ_BENCH,      /* MJ-Bench-Video JSON, two videos per record */
+    VS2_MANIFEST_VIDEOPHY2      /* VideoPhy2 test CSV (video_url, caption, sa, pc, ...) */
+} vs2_manifest_format;
 
-/* Progress of a download, reported per file. done/total cover every byte this call fetches. */
-typedef struct vs2_hub_progress {
-    const char *file;           /* repo-relative name, e.g. "model-00001-of-00004.safetensors" */
-    int file_index, n_files;    /* 1-based position among the files being fetched */
-    int64_t file_done, file_total;
-    int64_t done, total;
-    int finished;               /* 1 on the last call for this file (it is verified and in place) */
-} vs2_hub_progress;
+/* Reproduce the reference loaders' off-by-ones: drop the first CSV data row (pandas iloc[1:])
+ * and keep only the first 2000 valid T2VQA-DB lines (pairs from the first 2001 lines). */
+#define VS2_MANIFEST_REFERENCE_QUIRKS 1u
 
-typedef struct vs2_hub_params {
-    const char *revision;       /* branch, tag or commit; NULL = "main" */
-    int offline;                /* 1: never touch the network (HF_HUB_OFFLINE=1 also sets it) */
-    int check_hub;              /* 1: ask the hub for the revision's current commit even when a
-                                 * complete snapshot is cached (vs2 download); 0: a cached
-                                 * snapshot is used without any network access */
-    const char *endpoint;       /* NULL = $HF_ENDPOINT or https://huggingface.co */
-    const char *token;          /* NULL = $HF_TOKEN or the token file Hugging Face tools write */
-    const char *cache_dir;      /* NULL = $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub */
-    int max_retries;            /* retries of a transient failure (network, 5xx); default 5 */
-    int retry_delay_ms;         /* first back-off, doubled per retry up to 8 s; default 1000 */
-    int stall_seconds;          /* no byte for this long = stalled, retried;
-                                 * 0 = $HF_HUB_DOWNLOAD_TIMEOUT or 10 */
-    vs2_log_fn log;             /* messages: the size announcement (2), waits and retries (1) */
-    void *log_user;
-    /* Called about 10 times a second while a file downloads, and once when it is in place. */
-    void (*progress)(void *user, const vs2_hub_progress *p);
-    void *progress_user;
-} vs2_hub_params;
+typedef struct vs2_manifest_item {
+    char *id;                   /* video_name: the key results are joined on */
+    char *video;                /* path or URL; may be NULL */
+    char *prompt;               /* may be NULL */
+    double human[VS2_NDIMS];    /* human scores (the reference's *_score_gt); NAN = none */
+    double human_overall;       /* MJ total_score / T2VQA quality_score; NAN = none */
+    int line;                   /* 1-based line (record number for JSON lists) */
+} vs2_manifest_item;
 
-vs2_hub_params vs2_hub_default_params(void);
+/* Preference labels of a pair: which video humans preferred. */
+enum { VS2_PREF_SECOND = -1, VS2_PREF_SAME = 0, VS2_PREF_FIRST = 1, VS2_PREF_NONE = 2 };
 
-/* model: a local directory (returned as it is) or a repo id "owner/name" (NULL = the default
- * model). Returns in *path_out (malloc'd) the snapshot directory holding the files the engine
- * needs: a complete snapshot already in the Hugging Face cache is used without network access
- * (unless check_hub); otherwise the missing files are downloaded into the cache, resumably,
- * each verified against the hub's size and sha256 (git sha1 for small files) before it is moved
- * into place. Offline, errors list what is missing and how to get it. Thread-safe for separate
- * calls; concurrent processes share the cache through per-file locks. */
-vs2_status vs2_hub_resolve(const char *model, const vs2_hub_params *params, char **path_out,
-                           vs2_error *err);
+typedef struct vs2_pref_pair {
+    char *a, *b;                /* ids of the two videos */
+    signed char pref[3];        /* [0] visual quality, [1] text alignment, [2] overall */
+    int line;
+} vs2_pref_pair;
 
-/* The hub cache directory params and the environment select (malloc'd), without touching it. */
-char *vs2_hub_cache_dir(const vs2_hub_params *params);
+typedef struct vs2_manifest {
+    vs2_manifest_format format;
+    vs2_manifest_item *items;   /* distinct videos, in file order */
+    size_t n_items;
+    vs2_pref_pair *pairs;       /* preference benchmarks only */
+    size_t n_pairs;
+} vs2_manifest;
+
+/* Load a manifest; errors name the file, the line and the cause. *out is zeroed first. */
+VS2_API vs2_status vs2_manifest_load(const char *path, vs2_manifest_format format, unsigned flags,
+                             vs2_manifest *out, vs2_error *err);
+/* The same from memory; name is used in messages and for AUTO detection by extension. */
+VS2_API vs2_status vs2_manifest_parse(const char *data, size_t len, const char *name,
+                              vs2_manifest_format format, unsigned flags, vs2_manifest *out,
+                              vs2_error *err);
+VS2_API void vs2_manifest_free(vs2_manifest *m);
+/* "jsonl", "csv", "vs2_bench", "videogen_reward_bench", "t2vqa_db", "mj_bench_video",
+ * "video_phy2_test"; -1 for an unknown name. */
+VS2_API int vs2_manifest_format_from_name(const char *name);
+VS2_API const char *vs2_manifest_format_name(vs2_manifest_format format);
+
+/* One scored video of a result file: vs2's JSONL or the reference's JSON list. */
+typedef struct vs2_result_item {
+    char *id, *video, *prompt, *rationale, *output, *error;   /* any may be NULL */
+    double model[VS2_NDIMS];    /* reference files: *_score_model as stored */
+    int has_model_keys;         /* all three *_score_model keys present (reference rule) */
+    int has_vs2_scores;         /* a vs2 line with "scores"/"soft_scores" objects */
+    double hard[VS2_NDIMS];     /* vs2: "scores" (reference regex) */
+    double robust[VS2_NDIMS];   /* vs2: "scores_robust" */
+    double soft[VS2_NDIMS];     /* vs2: "soft_scores" (normed, the paper's) */
+    double soft_expected[VS2_NDIMS]; /* vs2: "soft_scores_expected" */
+    double human[VS2_NDIMS];    /* *_score_gt or "human_scores"; NAN = none */
+    double human_overall;       /* total_score / quality_score; NAN = none */
+    char **thumbnails;          /* data: URIs, may be empty */
+    size_t n_thumbnails;
+    int line;
+} vs2_result_item;
+
+typedef struct vs2_results {
+    int is_vs2;                 /* 1: vs2 JSONL, 0: the reference's JSON list */
+    vs2_result_item *items;
+    size_t n;
+    size_t n_errors;            /* vs2 error lines (kept in items with error set) */
+} vs2_results;
+
+VS2_API vs2_status vs2_results_load(const char *path, vs2_results *out, vs2_error *err);
+VS2_API vs2_status vs2_results_parse(const char *data, size_t len, const char *name, vs2_results *out,
+                             vs2_error *err);
+VS2_API void vs2_results_free(vs2_results *r);
+/* Fill human scores from a manifest, joined on id (manifest values win). Returns the number of
+ * result items that found a manifest row. */
+VS2_API size_t vs2_results_join(vs2_results *r, const vs2_manifest *m);
+
+/* The model score the release scripts would read as *_score_model under a method:
+ * reference files: as stored; vs2 files: "vs2"/"vs2_int" -> hard, "vs2_robust" -> robust,
+ * "vs2_float_weighted" -> soft_expected, anything else -> soft (normed). */
+VS2_API double vs2_result_model_score(const vs2_result_item *it, int is_vs2, const char *method, int dim);
+
+#define VS2_METRICS_MAX 64
+
+typedef struct vs2_metric {
+    char key[48];               /* the release scripts' names: v_acc, t_plcc, overall_spcc, ... */
+    double value;               /* NAN when undefined (None) or NaN (constant input) */
+} vs2_metric;
+
+typedef struct vs2_metrics_params {
+    const char *bench;          /* vs2_bench, videogen_reward_bench, t2vqa_db, mj_bench_video,
+                                 * video_phy2_test (aliases in docs/metrics.md) */
+    const char *method;         /* vs2_float (default), vs2, vs1, video_reward, ... */
+    const vs2_manifest *pairs;  /* preference GT for pairwise accuracy, or NULL */
+    int round_digits;           /* 3 (ROUND_DIGIT); -1 = unrounded */
+} vs2_metrics_params;
+
+typedef struct vs2_metrics {
+    vs2_metric m[VS2_METRICS_MAX];
+    size_t n;
+    size_t n_items;             /* result items read (error lines excluded) */
+    size_t n_dropped;           /* items dropped because a model score is None */
+} vs2_metrics;
+
+VS2_API vs2_metrics_params vs2_metrics_default_params(void);
+VS2_API vs2_status vs2_metrics_compute(const vs2_results *r, const vs2_metrics_params *params,
+                               vs2_metrics *out, vs2_error *err);
+/* The value of key, or NAN if absent. */
+VS2_API double vs2_metrics_get(const vs2_metrics *m, const char *key);
+
+/* Pearson r (two-pass means, double) of n pairs; NAN for n < 2 or a constant input. */
+VS2_API double vs2_plcc(const double *x, const double *y, size_t n);
+/* Spearman rho: Pearson r of average ranks (ties share the mean rank); NAN as vs2_plcc. */
+VS2_API double vs2_srcc(const double *x, const double *y, size_t n);
+/* Python's round(x, digits): correctly rounded, exact halves to even. */
+VS2_API double vs2_round_py(double x, int digits);
+
+typedef struct vs2_report_params {
+    const char *title;          /* NULL = "vs2 report" */
+    const char *bench;          /* for the metrics table; NULL = vs2_bench */
+    const char *method;         /* NULL = vs2_float */
+    int make_thumbnails;        /* 1: decode each item's video for a frame strip if it has none */
+    int thumb_count;            /* frames in a strip: 4 */
+    int thumb_height;           /* pixels: 72 */
+} vs2_report_params;
+
+VS2_API vs2_report_params vs2_report_default_params(void);
+/* Write one self-contained HTML page comparing n result sets (names label them). With
+ * make_thumbnails, items without thumbnails get them (stored into the items). */
+VS2_API vs2_status vs2_report_write(vs2_results *const *results, const char *const *names, size_t n,
+                            const vs2_report_params *params, const char *out_path, vs2_error *err);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 #define VS2_INTERNAL_H
 
 #include "vs2.h"
+#include "video_plan.h"
 
 #include <stdarg.h>
 #include <stdio.h>

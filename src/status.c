@@ -152,3 +152,10 @@ void vs2_ids_free(vs2_ids *ids) {
     ids->ids = NULL;
     ids->n = ids->cap = 0;
 }
+
+int vs2_abi_version(void) { return VS2_ABI_VERSION; }
+
+vs2_status vs2_ids_push(vs2_ids *ids, int32_t id) {
+    if (!ids) return VS2_ERR_INVALID_ARG;
+    return vs2__ids_push(ids, id);
+}

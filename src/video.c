@@ -214,6 +214,12 @@ vs2_status vs2_video_from_rgb(const uint8_t *rgb, size_t n, int width, int heigh
     memset(out, 0, sizeof *out);
     if (!rgb || n == 0 || width <= 0 || height <= 0)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "rgb frames: %zu frames of %dx%d", n, width, height);
+    /* The rate places the frames in time: it chooses which are sampled and their M-RoPE temporal
+     * positions (sample_fps, second_per_grid_t), so frames without one cannot be scored. */
+    if (!isfinite(fps) || !(fps > 0))
+        return vs2__fail(err, VS2_ERR_INVALID_ARG,
+                         "rgb frames: fps %g is not a frame rate; give the finite rate (> 0) the %zu frames were "
+                         "captured or generated at", fps, n);
     out->kind = VS2_VIDEO_RGB;
     out->total_frames = (int64_t)n;
     out->video_fps = fps;

@@ -1,7 +1,9 @@
 /* test_video.c — frame planning, smart_resize, layout and the raw-RGB entry point. */
 #include "check.h"
 #include "vs2.h"
+#include "video_plan.h"
 
+#include <math.h>
 #include <stdint.h>
 
 static void test_nframes(void) {
@@ -106,6 +108,45 @@ static void test_from_rgb(void) {
     CHECK_EQ_INT(vs2_video_from_rgb(NULL, 1, W, H, 2.0, &p, &v, &err), VS2_ERR_INVALID_ARG);
 }
 
+/* Frames given with their rate: the rate is required (finite, > 0), it chooses the frames as
+ * for a decoded file of that rate (qwen-vl-utils' smart_nframes + linspace at params.fps), and
+ * the temporal positions follow: second_per_grid_t = 2 / processor_fps (VideoScore2 passes the
+ * requested 2.0), or 2 / sample_fps with processor_fps = 0, where sample_fps = n / total · fps. */
+static void test_from_rgb_fps(void) {
+    enum { W = 28, H = 28, N = 48 };
+    static uint8_t rgb[N * W * H * 3];
+    vs2_video_params p = vs2_video_default_params();
+    p.no_pixels = 1;
+    vs2_video v;
+    vs2_error err;
+    const double bad[] = {0.0, -24.0, NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_EQ_INT(vs2_video_from_rgb(rgb, N, W, H, bad[i], &p, &v, &err), VS2_ERR_INVALID_ARG);
+        CHECK_STR_CONTAINS(err.message, "is not a frame rate");
+        CHECK_STR_CONTAINS(err.message, "48 frames");
+    }
+    const double rates[] = {24.0, 8.0, 2.0, 29.97};
+    for (size_t i = 0; i < sizeof rates / sizeof *rates; i++) {
+        p.processor_fps = 2.0;
+        CHECK_EQ_INT(vs2_video_from_rgb(rgb, N, W, H, rates[i], &p, &v, &err), VS2_OK);
+        int want = vs2_video_nframes(N, rates[i], 2.0); /* 48 frames at 24 fps: 2 s, 4 frames */
+        CHECK_EQ_INT(v.n_frames, want);
+        int64_t idx[N];
+        vs2_video_indices(N, want, idx);
+        for (int k = 0; k < want; k++) CHECK_EQ_INT(v.indices[k], idx[k]);
+        CHECK(v.video_fps == rates[i]);
+        CHECK(fabs(v.sample_fps - (double)want / N * rates[i]) < 1e-12);
+        CHECK(v.second_per_grid_t == 1.0);
+        vs2_video_free(&v);
+        p.processor_fps = 0; /* positions from the sampled rate itself */
+        CHECK_EQ_INT(vs2_video_from_rgb(rgb, N, W, H, rates[i], &p, &v, &err), VS2_OK);
+        CHECK(fabs(v.second_per_grid_t - 2.0 / ((double)want / N * rates[i])) < 1e-12);
+        vs2_video_free(&v);
+    }
+    CHECK_EQ_INT(vs2_video_nframes(N, 24.0, 2.0), 4);
+    CHECK_EQ_INT(vs2_video_nframes(N, 8.0, 2.0), 12);
+}
+
 static void test_resize_identity(void) {
     static uint8_t a[28 * 56 * 3], b[28 * 56 * 3];
     for (size_t i = 0; i < sizeof a; i++) a[i] = (uint8_t)(i * 13);
@@ -122,6 +163,7 @@ int main(void) {
     RUN(test_indices);
     RUN(test_smart_resize);
     RUN(test_from_rgb);
+    RUN(test_from_rgb_fps);
     RUN(test_resize_identity);
     return CHECK_DONE();
 }

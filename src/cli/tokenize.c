@@ -1,6 +1,5 @@
 /* tokenize.c — `vs2 tokenize`: text to ids, ids to text, and the VideoScore2 chat ids. */
 #include "cli.h"
-#include "internal.h"
 
 #include <jansson.h>
 
@@ -120,7 +119,7 @@ static int parse_id_array(const char *s, size_t len, vs2_ids *ids, const char *w
             json_decref(arr);
             return 0;
         }
-        if (vs2__ids_push(ids, (int32_t)x) != VS2_OK) {
+        if (vs2_ids_push(ids, (int32_t)x) != VS2_OK) {
             fprintf(stderr, "vs2 tokenize: out of memory\n");
             json_decref(arr);
             return 0;
