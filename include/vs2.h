@@ -455,7 +455,8 @@ VS2_API char *vs2_hub_cache_dir(const vs2_hub_params *params);
  *
  * Threads: an engine is read-only after vs2_engine_load. Any number of threads may call
  * vs2_score / vs2_score_video with the same engine at once; each call allocates its own KV
- * cache and buffers (about 0.5 GB for a 3,600-token video at the 7B shapes) and frees them. */
+ * cache and buffers (the KV cache of a 3,600-token video at the 7B shapes: about 0.5 GB in fp32 with
+ * the reference set, half that in bf16 with the int8 set) and frees them. */
 
 /* Score dimensions, in this order everywhere: visual quality, text-to-video alignment,
  * physical/common-sense consistency (the reference's v, t, p). A missing score (Python None,
@@ -682,6 +683,28 @@ VS2_API vs2_status vs2_score_video(const vs2_engine *engine, const vs2_video *vi
                            const vs2_score_params *params, vs2_result **out, vs2_error *err);
 VS2_API void vs2_result_free(vs2_result *result);
 
+/* One item of a multi-video call: a video file, or a prepared video (then video_path is unused
+ * and the result's "video" is ""). */
+typedef struct vs2_score_item {
+    const char *video_path;
+    const vs2_video *video;
+    const char *prompt;
+} vs2_score_item;
+
+/* Score n items with the same params, decoding their answers together: up to 8 answers (of
+ * all items and samples) share each pass over the weights, which costs about what one answer's
+ * pass costs, so throughput grows with n (docs/perf.md). Each item's result is what vs2_score
+ * would give it alone (batched rows are computed exactly as lone ones). results[i] and
+ * errors[i] are per item: an item that fails (bad video, sequence too long) does not fail the
+ * others; results[i] is NULL and errors[i] says why. Items are prepared in order and their
+ * caches held until their answers are done; items whose KV caches would pass the memory budget
+ * together decode in separate rounds. The on_token callback's sample argument counts across
+ * items: item i's sample s is i * samples + s. Stage dumps are for one item only. Returns
+ * VS2_OK unless the arguments are bad or memory runs out. */
+VS2_API vs2_status vs2_score_batch(const vs2_engine *engine, const vs2_score_item *items, size_t n,
+                                   const vs2_score_params *params, vs2_result **results, vs2_error *errors,
+                                   vs2_error *err);
+
 /* The result as one JSON object on one line (no newline; malloc'd; NULL on OOM): the format
  * `vs2 score --json` prints, documented in docs/cli.md. */
 VS2_API char *vs2_result_to_json(const vs2_result *result);
@@ -728,12 +751,14 @@ typedef struct vs2_rank_result {
     size_t *order;              /* best first (vs2_rank_order) */
     size_t n_failed, n_keyed;   /* candidates that failed; candidates with a key */
     int stopped;                /* the score params' on_token callback stopped a candidate: the
-                                 * ranking is incomplete (that candidate and the rest are unscored) */
+                                 * ranking is incomplete (that candidate and the rounds after its
+                                 * own are unscored) */
 } vs2_rank_result;
 
 /* A candidate that cannot be scored (a bad video) does not fail the call: it gets an error and
  * ranks last. The call fails only on bad arguments or when memory runs out. NULL rp = defaults.
- * Free *out with vs2_rank_result_free. */
+ * Candidates are scored 8 at a time through vs2_score_batch (their answers decode together; each
+ * result is what vs2_score gives alone). Free *out with vs2_rank_result_free. */
 VS2_API vs2_status vs2_rank(const vs2_engine *engine, const char *prompt, const char *const *video_paths, size_t n,
                     const vs2_score_params *sp, const vs2_rank_params *rp, vs2_rank_result **out,
                     vs2_error *err);

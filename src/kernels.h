@@ -41,6 +41,14 @@ static inline float vs2k_bf16_to_f32(uint16_t h) {
 
 float vs2k_f16_to_f32(uint16_t h);
 
+/* f rounded to bf16, nearest even (NaN stays a quiet NaN). */
+static inline uint16_t vs2k_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 /* Widen elements [start, start + n) of a F32/F16/BF16 tensor (flat index) to fp32. */
 void vs2k_widen(const vs2_tensor *t, int64_t start, int64_t n, float *out);
 
@@ -110,6 +118,10 @@ typedef struct vs2_kernels {
      * bytes. NULL: the caller's reference loops. */
     void (*attend)(const float *qbuf, int64_t nrows, const int64_t *lim, const float *Kt,
                    const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
+    /* The same over bf16 keys and values (the language model's KV cache in the sets that have
+     * this; NULL: the cache stays fp32). */
+    void (*attend_bf16)(const float *qbuf, int64_t nrows, const int64_t *lim, const uint16_t *Kt,
+                        const uint16_t *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
     /* gate[i] = silu(gate[i])·up[i] with a vector exp; NULL: vs2k_silu_mul (expf). */
     void (*silu_mul)(float *gate, const float *up, int64_t n);
 } vs2_kernels;
@@ -178,6 +190,8 @@ void vs2k_transpose_keys(const float *K, int64_t kv_stride, int64_t L, int hd, f
 static inline int64_t vs2k_keys_t_floats(int64_t L, int hd) { return (L + 31) / 32 * 32 * hd; }
 void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *Kt,
                         const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
+void vs2k_attend_bf16_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const uint16_t *Kt,
+                             const uint16_t *V, int64_t kv_stride, int hd, float *scratch, float *obuf);
 size_t vs2k_attend_scratch(int64_t nrows, int64_t Lk, int hd);
 void vs2k_q8_tiles_avx512(const vs2_q8_act *a, int64_t m0, int64_t m1, const vs2_weight *w,
                           int64_t g0, int64_t g1, float *y);

@@ -64,10 +64,10 @@ static void q8_linear_avx512(const float *x, int64_t M, const vs2_weight *w, flo
 
 /* The portable int8 set keeps the reference attention (it is the readable statement of the
  * int8 arithmetic, not a speed path). */
-const vs2_kernels vs2k_ref = {"ref", VS2_WF_STORED, vs2k_ref_linear, NULL, NULL};
-const vs2_kernels vs2k_q8_portable = {"q8-portable", VS2_WF_Q8, q8_linear_portable, NULL, NULL};
+const vs2_kernels vs2k_ref = {"ref", VS2_WF_STORED, vs2k_ref_linear, NULL, NULL, NULL};
+const vs2_kernels vs2k_q8_portable = {"q8-portable", VS2_WF_Q8, q8_linear_portable, NULL, NULL, NULL};
 static const vs2_kernels q8_avx512 = {"q8-avx512vnni", VS2_WF_Q8, q8_linear_avx512, vs2k_attend_avx512,
-                                      vs2k_silu_mul_avx512};
+                                      vs2k_attend_bf16_avx512, vs2k_silu_mul_avx512};
 
 vs2_status vs2k_select(const char *name, const vs2_kernels **out, vs2_error *err) {
     const int vnni = vs2k_cpu_has_avx512vnni();

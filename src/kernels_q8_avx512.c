@@ -132,13 +132,20 @@ static inline __m512 exp512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
+/* 16 keys or values from fp32, or from bf16 (BF = 1: the LLM's KV cache; widening is exact). */
+static inline __attribute__((always_inline)) __m512 load16(const int BF, const void *p, int64_t i) {
+    if (!BF) return _mm512_loadu_ps((const float *)p + i);
+    const __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
 /* Scores of ROWS query rows against 32 keys: S[r][0..32) = q_r · Kt[·][0..32). */
 static inline __attribute__((always_inline)) void
-score_tile(const int ROWS, const float *q, int hd, const float *kt, float *s, int64_t ldS) {
+score_tile(const int BF, const int ROWS, const float *q, int hd, const void *kt, float *s, int64_t ldS) {
     __m512 acc[7][2];
     for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int d = 0; d < hd; d++) {
-        const __m512 k0 = _mm512_loadu_ps(kt + d * 32), k1 = _mm512_loadu_ps(kt + d * 32 + 16);
+        const __m512 k0 = load16(BF, kt, d * 32), k1 = load16(BF, kt, d * 32 + 16);
         for (int r = 0; r < ROWS; r++) {
             const __m512 qb = _mm512_set1_ps(q[(int64_t)r * hd + d]);
             acc[r][0] = _mm512_fmadd_ps(qb, k0, acc[r][0]);
@@ -178,17 +185,16 @@ static void softmax_row(float *s, int64_t lim, int64_t Lkp) {
 
 /* o[r] = Σ_j p[r][j] · V[j] for ROWS rows (hd/16 ≤ 8 vectors each), keys [0, lk). */
 static inline __attribute__((always_inline)) void
-pv_tile(const int ROWS, const int NV, const float *p, int64_t ldS, const float *V, int64_t vs,
+pv_tile(const int BF, const int ROWS, const int NV, const float *p, int64_t ldS, const void *V, int64_t vs,
         int64_t lk, float *o, int hd) {
     __m512 acc[3][8];
     for (int r = 0; r < ROWS; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     for (int64_t j = 0; j < lk; j++) {
-        const float *vj = V + j * vs;
         __m512 pr[3];
         for (int r = 0; r < ROWS; r++) pr[r] = _mm512_set1_ps(p[r * ldS + j]);
         for (int v = 0; v < NV; v++) {
-            const __m512 x = _mm512_loadu_ps(vj + 16 * v);
+            const __m512 x = load16(BF, V, j * vs + 16 * v);
             for (int r = 0; r < ROWS; r++) acc[r][v] = _mm512_fmadd_ps(pr[r], x, acc[r][v]);
         }
     }
@@ -198,23 +204,25 @@ pv_tile(const int ROWS, const int NV, const float *p, int64_t ldS, const float *
 
 #define PV_CASES(nv)                                                                              \
     case nv:                                                                                      \
-        if (rows == 3) pv_tile(3, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd);     \
-        else if (rows == 2) pv_tile(2, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd); \
-        else pv_tile(1, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd);               \
+        if (rows == 3) pv_tile(BF, 3, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd); \
+        else if (rows == 2) pv_tile(BF, 2, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd); \
+        else pv_tile(BF, 1, nv, S + r * ldS, ldS, V, kv_stride, lk, obuf + r * hd, hd);           \
         break;
 
-void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *Kt,
-                        const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf) {
+static inline __attribute__((always_inline)) void
+attend(const int BF, const float *qbuf, int64_t nrows, const int64_t *lim, const void *Kt, const void *V,
+       int64_t kv_stride, int hd, float *scratch, float *obuf) {
+    const size_t esize = BF ? 2 : 4;
     int64_t Lk = 0;
     for (int64_t r = 0; r < nrows; r++) Lk = lim[r] > Lk ? lim[r] : Lk;
     const int64_t ldS = (Lk + 31) / 32 * 32;
     float *S = scratch;
     /* S = Q·Kᵀ in blocks of 32 keys (Kt: the keys transposed per block, zero padded). */
     for (int64_t k0 = 0; k0 < Lk; k0 += 32) {
-        const float *kt = Kt + k0 * hd;
+        const void *kt = (const char *)Kt + (size_t)(k0 * hd) * esize;
         int64_t r = 0;
-        for (; r + 7 <= nrows; r += 7) score_tile(7, qbuf + r * hd, hd, kt, S + r * ldS + k0, ldS);
-        for (; r < nrows; r++) score_tile(1, qbuf + r * hd, hd, kt, S + r * ldS + k0, ldS);
+        for (; r + 7 <= nrows; r += 7) score_tile(BF, 7, qbuf + r * hd, hd, kt, S + r * ldS + k0, ldS);
+        for (; r < nrows; r++) score_tile(BF, 1, qbuf + r * hd, hd, kt, S + r * ldS + k0, ldS);
     }
     for (int64_t r = 0; r < nrows; r++) softmax_row(S + r * ldS, lim[r], ldS);
     for (int64_t r = 0; r < nrows; r += 3) {
@@ -232,6 +240,16 @@ void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, co
             PV_CASES(8)
         }
     }
+}
+
+void vs2k_attend_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const float *Kt,
+                        const float *V, int64_t kv_stride, int hd, float *scratch, float *obuf) {
+    attend(0, qbuf, nrows, lim, Kt, V, kv_stride, hd, scratch, obuf);
+}
+
+void vs2k_attend_bf16_avx512(const float *qbuf, int64_t nrows, const int64_t *lim, const uint16_t *Kt,
+                             const uint16_t *V, int64_t kv_stride, int hd, float *scratch, float *obuf) {
+    attend(1, qbuf, nrows, lim, Kt, V, kv_stride, hd, scratch, obuf);
 }
 
 size_t vs2k_attend_scratch(int64_t nrows, int64_t Lk, int hd) {

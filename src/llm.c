@@ -26,6 +26,7 @@
  * bit). */
 #include "internal.h"
 #include "llm.h"
+#include "model_tensors.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,40 +58,50 @@ struct vs2_llm {
 struct vs2_kv_cache {
     int L, Hkv, hd;
     int64_t max, len;
-    float *k, *v; /* [L][Hkv][max][hd] */
+    /* v: [L][Hkv][max][hd]. k: the same, or with kt (the fast sets' attention) each head's keys
+     * transposed in blocks of 32 positions, [L][Hkv][max/32][hd][32] (max a multiple of 32), the
+     * layout their attend reads: a new key is written once, never re-laid out per step.
+     * Elements are fp32, or bf16 with bf16 (a fast set with attend_bf16): half the memory and
+     * the bytes each decode step reads, the precision the checkpoint's own inference keeps. */
+    void *k, *v;
+    int kt, bf16;
 };
+
+static int fast_attention(const vs2_llm *m) { return m->k->attend && m->hd % 16 == 0; }
+static int bf16_cache(const vs2_llm *m) { return fast_attention(m) && m->k->attend_bf16; }
+static size_t kv_esize(const vs2_kv_cache *kv) { return kv->bf16 ? 2 : sizeof(float); }
+
+/* The first element of head g of layer l in a cache array (k or v). */
+static void *kv_head(const vs2_kv_cache *kv, void *base, int l, int g) {
+    return (char *)base + (size_t)(((int64_t)l * kv->Hkv + g) * kv->max * kv->hd) * kv_esize(kv);
+}
+
+/* Store hd values as the cache's element type, element d at dst[d·stride]. */
+static void kv_store(const vs2_kv_cache *kv, void *dst, int64_t stride, const float *src) {
+    if (kv->bf16)
+        for (int d = 0; d < kv->hd; d++) ((uint16_t *)dst)[d * stride] = vs2k_f32_to_bf16(src[d]);
+    else
+        for (int d = 0; d < kv->hd; d++) ((float *)dst)[d * stride] = src[d];
+}
+
+/* Write position p's key and value of layer l, head g. */
+static void kv_write(const vs2_kv_cache *kv, int l, int g, int64_t p, const float *key, const float *value) {
+    const size_t es = kv_esize(kv);
+    char *kh = kv_head(kv, kv->k, l, g), *vh = kv_head(kv, kv->v, l, g);
+    if (kv->kt) kv_store(kv, kh + (size_t)((p / 32) * 32 * kv->hd + p % 32) * es, 32, key);
+    else kv_store(kv, kh + (size_t)(p * kv->hd) * es, 1, key);
+    kv_store(kv, vh + (size_t)(p * kv->hd) * es, 1, value);
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Loading                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
 
-static vs2_status get_tensor(const vs2_model_files *mf, const char *name, int ndim, int64_t d0,
-                             int64_t d1, const vs2_tensor **out, vs2_error *err) {
-    const vs2_tensor *t = vs2_model_files_tensor(mf, name);
-    if (!t) return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' is missing", name);
-    if (t->dtype != VS2_DTYPE_F32 && t->dtype != VS2_DTYPE_F16 && t->dtype != VS2_DTYPE_BF16)
-        return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' (%s): dtype %s is not F32, F16 or BF16", name,
-                         t->file, vs2_dtype_name(t->dtype));
-    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
-        if (ndim == 2)
-            return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' (%s): shape is not [%lld, %lld]", name,
-                             t->file, (long long)d0, (long long)d1);
-        return vs2__fail(err, VS2_ERR_MODEL, "tensor '%s' (%s): shape is not [%lld]", name, t->file,
-                         (long long)d0);
-    }
-    *out = t;
-    return VS2_OK;
-}
-
 /* A 1-D weight widened to fp32 (malloc'd). */
-static vs2_status get_vector(const vs2_model_files *mf, const char *name, int64_t d, float **out,
-                             vs2_error *err) {
-    const vs2_tensor *t = NULL;
-    vs2_status st = get_tensor(mf, name, 1, d, 0, &t, err);
-    if (st != VS2_OK) return st;
-    float *v = malloc((size_t)d * sizeof *v);
-    if (!v) return vs2__fail(err, VS2_ERR_NOMEM, "out of memory for '%s'", name);
-    vs2k_widen(t, 0, d, v);
+static vs2_status widen(const vs2_tensor *t, float **out, vs2_error *err) {
+    float *v = malloc((size_t)t->shape[0] * sizeof *v);
+    if (!v) return vs2__fail(err, VS2_ERR_NOMEM, "out of memory for '%s'", t->name);
+    vs2k_widen(t, 0, t->shape[0], v);
     *out = v;
     return VS2_OK;
 }
@@ -117,13 +128,60 @@ vs2_status vs2_llm_create(const vs2_model_files *mf, vs2_llm **out, vs2_error *e
     return vs2_llm_create_k(mf, &prep, out, err);
 }
 
-/* Look up a [d0 × d1] weight and its optional [d0] bias and prepare them for the kernel set. */
-static vs2_status get_weight(const vs2_model_files *mf, const vs2_prep *prep, const char *wname, const char *bname, int64_t d0, int64_t d1,
-                             vs2_weight *out, vs2_error *err) {
-    const vs2_tensor *w = NULL, *b = NULL;
-    vs2_status st = get_tensor(mf, wname, 2, d0, d1, &w, err);
-    if (st == VS2_OK && bname) st = get_tensor(mf, bname, 1, d0, 0, &b, err);
-    if (st == VS2_OK) st = vs2k_weight_prepare(prep, w, b, out, err);
+/* The field a table entry (model_tensors.c) binds to; y is the entry's layer, if any. */
+static vs2_weight *matrix_of(vs2_llm *m, layer *y, vs2_tensor_slot slot) {
+    switch (slot) {
+    case VS2_T_Q: return &y->q;
+    case VS2_T_K: return &y->k;
+    case VS2_T_V: return &y->v;
+    case VS2_T_O: return &y->o;
+    case VS2_T_GATE: return &y->gate;
+    case VS2_T_UP: return &y->up;
+    case VS2_T_DOWN: return &y->down;
+    case VS2_T_LM_HEAD: return &m->lm_head;
+    default: return NULL;
+    }
+}
+
+static float **vector_of(vs2_llm *m, layer *y, vs2_tensor_slot slot) {
+    switch (slot) {
+    case VS2_T_IN_NORM: return &y->in_norm;
+    case VS2_T_POST_NORM: return &y->post_norm;
+    case VS2_T_NORM: return &m->final_norm;
+    default: return NULL;
+    }
+}
+
+static vs2_status bind_entry(const vs2_model_files *mf, const vs2_prep *prep, vs2_llm *m, const vs2_tensor_spec *s,
+                             int k, vs2_error *err) {
+    layer *y = s->part == VS2_PART_LLM_LAYER ? &m->layers[k] : NULL;
+    if (vs2_tensor_absent(s, vs2_model_files_config(mf))) /* tied: the head is the embedding */
+        return vs2k_weight_prepare(prep, m->embed, NULL, matrix_of(m, y, s->slot), err);
+    const vs2_tensor *w, *bias;
+    vs2_status st = vs2_tensor_get(mf, s, k, &w, &bias, err);
+    if (st != VS2_OK) return st;
+    switch (s->use) {
+    case VS2_USE_MATRIX: return vs2k_weight_prepare(prep, w, bias, matrix_of(m, y, s->slot), err);
+    case VS2_USE_VECTOR: return widen(w, vector_of(m, y, s->slot), err);
+    case VS2_USE_STORED: m->embed = w; return VS2_OK; /* the only stored entry */
+    }
+    return VS2_OK;
+}
+
+/* Every language-model entry of the table, in its order (layer entries layer by layer). */
+static vs2_status bind_weights(const vs2_model_files *mf, const vs2_prep *prep, vs2_llm *m, vs2_error *err) {
+    size_t n;
+    const vs2_tensor_spec *T = vs2_model_tensors(&n);
+    vs2_status st = VS2_OK;
+    for (size_t i = 0; i < n && st == VS2_OK;) {
+        size_t j = i + 1;
+        while (j < n && T[j].part == T[i].part) j++;
+        const int layers = T[i].part == VS2_PART_LLM_LAYER;
+        if (layers || T[i].part == VS2_PART_LLM)
+            for (int k = 0; k < (layers ? m->L : 1) && st == VS2_OK; k++)
+                for (size_t e = i; e < j && st == VS2_OK; e++) st = bind_entry(mf, prep, m, &T[e], k, err);
+        i = j;
+    }
     return st;
 }
 
@@ -159,7 +217,6 @@ vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_prep *prep, vs2
     m->k = prep->k;
     for (int a = 0; a < 3; a++) m->section[a] = c->mrope_section[a];
 
-    const int64_t D = m->D, qd = (int64_t)m->Hq * m->hd, kvd = (int64_t)m->Hkv * m->hd, I = m->I;
     vs2_status st = VS2_OK;
     m->layers = calloc((size_t)m->L, sizeof *m->layers);
     m->inv_freq = malloc((size_t)(m->hd / 2) * sizeof(float));
@@ -169,46 +226,7 @@ vs2_status vs2_llm_create_k(const vs2_model_files *mf, const vs2_prep *prep, vs2
     }
     vs2_rope_inv_freq(m->hd, c->rope_theta, m->inv_freq);
 
-    st = get_tensor(mf, "model.embed_tokens.weight", 2, m->V, D, &m->embed, err);
-    if (st != VS2_OK) goto fail;
-    if (c->tie_word_embeddings) {
-        /* tied: transformers ignores any stored lm_head.weight */
-        st = vs2k_weight_prepare(prep, m->embed, NULL, &m->lm_head, err);
-    } else if (!vs2_model_files_tensor(mf, "lm_head.weight")) {
-        st = vs2__fail(err, VS2_ERR_MODEL, "tensor 'lm_head.weight' is missing and tie_word_embeddings is false");
-    } else {
-        st = get_weight(mf, prep, "lm_head.weight", NULL, m->V, D, &m->lm_head, err);
-    }
-    if (st != VS2_OK) goto fail;
-    st = get_vector(mf, "model.norm.weight", D, &m->final_norm, err);
-    if (st != VS2_OK) goto fail;
-
-    for (int l = 0; l < m->L && st == VS2_OK; l++) {
-        layer *y = &m->layers[l];
-        char name[128], bname[128];
-#define W(field, proj, biased, d0, d1)                                                              \
-    if (st == VS2_OK) {                                                                             \
-        snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, proj);                         \
-        snprintf(bname, sizeof bname, "model.layers.%d.%s.bias", l, proj);                         \
-        st = get_weight(mf, prep, name, (biased) ? bname : NULL, d0, d1, &y->field, err);           \
-    }
-        W(q, "self_attn.q_proj", 1, qd, D)
-        W(k, "self_attn.k_proj", 1, kvd, D)
-        W(v, "self_attn.v_proj", 1, kvd, D)
-        W(o, "self_attn.o_proj", 0, D, qd)
-        W(gate, "mlp.gate_proj", 0, I, D)
-        W(up, "mlp.up_proj", 0, I, D)
-        W(down, "mlp.down_proj", 0, D, I)
-#undef W
-        if (st == VS2_OK) {
-            snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
-            st = get_vector(mf, name, D, &y->in_norm, err);
-        }
-        if (st == VS2_OK) {
-            snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
-            st = get_vector(mf, name, D, &y->post_norm, err);
-        }
-    }
+    st = bind_weights(mf, prep, m, err);
     if (st != VS2_OK) goto fail;
     *out = m;
     vs2__ok(err);
@@ -220,6 +238,10 @@ fail:
 
 int32_t vs2_llm_vocab(const vs2_llm *llm) { return llm ? llm->V : 0; }
 
+double vs2_llm_kv_bytes_per_token(const vs2_llm *llm) {
+    return llm ? 2.0 * llm->L * llm->Hkv * llm->hd * (bf16_cache(llm) ? 2 : sizeof(float)) : 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* KV cache                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
@@ -229,6 +251,8 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
     if (!llm || !out || max_tokens <= 0)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_kv_cache_create: NULL argument or max_tokens <= 0");
     *out = NULL;
+    const int kt = fast_attention(llm), bf16 = bf16_cache(llm);
+    if (kt && max_tokens <= INT64_MAX - 31) max_tokens = (max_tokens + 31) / 32 * 32;
     uint64_t per_tok = (uint64_t)llm->L * (uint64_t)llm->Hkv * (uint64_t)llm->hd, total, bytes;
     if (!vs2__mul_ok(per_tok, (uint64_t)max_tokens, &total) || !vs2__mul_ok(total, 2 * sizeof(float), &bytes) ||
         bytes > (uint64_t)SIZE_MAX / 2)
@@ -236,8 +260,8 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
     vs2_kv_cache *kv = calloc(1, sizeof *kv);
     if (kv) {
         /* calloc: untouched pages are never committed, so an oversized max_tokens costs nothing. */
-        kv->k = calloc((size_t)total, sizeof(float));
-        kv->v = calloc((size_t)total, sizeof(float));
+        kv->k = calloc((size_t)total, bf16 ? 2 : sizeof(float));
+        kv->v = calloc((size_t)total, bf16 ? 2 : sizeof(float));
     }
     if (!kv || !kv->k || !kv->v) {
         vs2_kv_cache_free(kv);
@@ -248,6 +272,8 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
     kv->Hkv = llm->Hkv;
     kv->hd = llm->hd;
     kv->max = max_tokens;
+    kv->kt = kt;
+    kv->bf16 = bf16;
     *out = kv;
     vs2__ok(err);
     return VS2_OK;
@@ -264,22 +290,30 @@ int64_t vs2_kv_cache_len(const vs2_kv_cache *kv) { return kv ? kv->len : 0; }
 int64_t vs2_kv_cache_capacity(const vs2_kv_cache *kv) { return kv ? kv->max : 0; }
 
 vs2_status vs2_kv_cache_copy(vs2_kv_cache *dst, const vs2_kv_cache *src, int64_t len, vs2_error *err) {
-    if (!dst || !src || dst->L != src->L || dst->Hkv != src->Hkv || dst->hd != src->hd || len < 0 ||
+    if (!dst || !src || dst->L != src->L || dst->Hkv != src->Hkv || dst->hd != src->hd || dst->kt != src->kt ||
+        dst->bf16 != src->bf16 || len < 0 ||
         len > src->len || len > dst->max)
         return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_kv_cache_copy: caches of different models or length %lld "
                          "outside the source (%lld) or the destination (%lld)", (long long)len,
                          src ? (long long)src->len : 0LL, dst ? (long long)dst->max : 0LL);
-    const size_t row = (size_t)src->hd * sizeof(float) * (size_t)len;
-    for (int64_t lh = 0; lh < (int64_t)src->L * src->Hkv; lh++) {
-        memcpy(dst->k + lh * dst->max * dst->hd, src->k + lh * src->max * src->hd, row);
-        memcpy(dst->v + lh * dst->max * dst->hd, src->v + lh * src->max * src->hd, row);
-    }
+    const size_t row = (size_t)src->hd * kv_esize(src) * (size_t)len;
+    /* Transposed keys: whole blocks of 32 (both capacities are multiples of 32). */
+    const size_t krow = src->kt ? (size_t)src->hd * kv_esize(src) * (size_t)((len + 31) / 32 * 32) : row;
+    for (int l = 0; l < src->L; l++)
+        for (int g = 0; g < src->Hkv; g++) {
+            memcpy(kv_head(dst, dst->k, l, g), kv_head(src, src->k, l, g), krow);
+            memcpy(kv_head(dst, dst->v, l, g), kv_head(src, src->v, l, g), row);
+        }
     dst->len = len;
     return VS2_OK;
 }
 
 void vs2_kv_cache_truncate(vs2_kv_cache *kv, int64_t len) {
     if (kv && len >= 0 && len < kv->len) kv->len = len;
+}
+
+void vs2_kv_cache_set_len(vs2_kv_cache *kv, int64_t len) {
+    if (kv && len >= 0 && len <= kv->max) kv->len = len;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -339,7 +373,6 @@ typedef struct attn_job {
     const float *q;
     int64_t L0, n;
     float *out, *scores;
-    float *kt; /* fast sets: each KV head's keys transposed (vs2k_transpose_keys) */
 } attn_job;
 
 static void attention_task(void *ctx, int64_t w, int thread) {
@@ -355,8 +388,7 @@ static void attention_task(void *ctx, int64_t w, int thread) {
     const int64_t i = w % a->n, lim = a->L0 + i + 1;
     const int g = h / group;
     const float *qi = a->q + i * qstride + (int64_t)h * hd;
-    const float *K = a->kv->k + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
-    const float *Vv = a->kv->v + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
+    const float *K = kv_head(a->kv, a->kv->k, a->l, g), *Vv = kv_head(a->kv, a->kv->v, a->l, g); /* fp32 rows */
     for (int64_t j = 0; j < lim; j++) sc[j] = dot(qi, K + j * hd, hd) * scale;
     vs2k_softmax(sc, lim);
     float *o = a->out + i * qstride + (int64_t)h * hd;
@@ -366,8 +398,6 @@ static void attention_task(void *ctx, int64_t w, int thread) {
         for (int d = 0; d < hd; d++) o[d] += p * vj[d];
     }
 }
-
-static int fast_attention(const vs2_llm *m) { return m->k->attend && m->hd % 16 == 0; }
 
 /* The fast sets' attention: one task is one KV head with its group of query heads over a
  * block of ATT_QB positions, so each key and value row is read once for group·ATT_QB query
@@ -399,9 +429,9 @@ static void fast_attention_task(void *ctx, int64_t t, int thread) {
             for (int d = 0; d < hd; d++) dst[d] = src[d] * scale;
             lim[hh * nq + i] = a->L0 + i0 + i + 1;
         }
-    const float *Kt = a->kt + g * vs2k_keys_t_floats(a->L0 + a->n, hd);
-    const float *V = a->kv->v + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
-    m->k->attend(qbuf, rows, lim, Kt, V, hd, hd, scratch, obuf);
+    const void *Kt = kv_head(a->kv, a->kv->k, a->l, (int)g), *V = kv_head(a->kv, a->kv->v, a->l, (int)g);
+    if (a->kv->bf16) m->k->attend_bf16(qbuf, rows, lim, Kt, V, hd, hd, scratch, obuf);
+    else m->k->attend(qbuf, rows, lim, Kt, V, hd, hd, scratch, obuf);
     for (int hh = 0; hh < group; hh++)
         for (int64_t i = 0; i < nq; i++)
             memcpy(a->out + (i0 + i) * qstride + (g * group + hh) * hd, obuf + (hh * nq + i) * hd,
@@ -414,20 +444,10 @@ static size_t attention_scratch(const vs2_llm *m, int64_t total) {
     return fast_attention(m) ? fast_attn_scratch(m, total) : (size_t)total * sizeof(float);
 }
 
-static void transpose_task(void *ctx, int64_t g, int thread) {
-    (void)thread;
-    const attn_job *a = ctx;
-    const int64_t hd = a->m->hd, L = a->L0 + a->n;
-    const float *K = a->kv->k + (((int64_t)a->l * a->kv->Hkv + g) * a->kv->max) * hd;
-    vs2k_transpose_keys(K, hd, L, (int)hd, a->kt + g * vs2k_keys_t_floats(L, (int)hd));
-}
-
-/* kt: for the fast sets, Hkv · vs2k_keys_t_floats(L0 + n, hd) floats. */
 static void attention(const vs2_llm *m, const vs2_kv_cache *kv, int l, const float *q, int64_t L0,
-                      int64_t n, float *out, float *scores, float *kt, vs2_pool *pool) {
-    attn_job a = {m, kv, l, q, L0, n, out, scores, kt};
+                      int64_t n, float *out, float *scores, vs2_pool *pool) {
+    attn_job a = {m, kv, l, q, L0, n, out, scores};
     if (fast_attention(m)) {
-        vs2_pool_for(pool, m->Hkv, transpose_task, &a);
         vs2_pool_for(pool, (int64_t)m->Hkv * ((n + ATT_QB - 1) / ATT_QB), fast_attention_task, &a);
     } else
         vs2_pool_for(pool, (int64_t)m->Hq * n, attention_task, &a);
@@ -445,8 +465,10 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
                                    int64_t n_logits, const vs2_run *run, vs2_error *err);
 
 static vs2_status check_cache(const vs2_llm *llm, const vs2_kv_cache *kv, int64_t n, vs2_error *err) {
-    if (kv->L != llm->L || kv->Hkv != llm->Hkv || kv->hd != llm->hd)
-        return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: the KV cache belongs to another model");
+    if (kv->L != llm->L || kv->Hkv != llm->Hkv || kv->hd != llm->hd || kv->kt != fast_attention(llm) ||
+        kv->bf16 != bf16_cache(llm))
+        return vs2__fail(err, VS2_ERR_INVALID_ARG, "vs2_llm_forward: the KV cache belongs to another model "
+                         "(or to another kernel set's layout)");
     if (n > kv->max - kv->len)
         return vs2__fail(err, VS2_ERR_INVALID_ARG,
                          "KV cache overflow: %lld cached + %lld new tokens exceed its capacity of %lld",
@@ -543,14 +565,11 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
     float *up = malloc((size_t)(mrows * I) * sizeof(float));
     float *down = malloc((size_t)(mrows * D) * sizeof(float));
     float *scores = malloc((size_t)pthreads * attention_scratch(llm, total));
-    float *kt = fast_attention(llm) ? malloc((size_t)(llm->Hkv * vs2k_keys_t_floats(total, (int)hd)) * sizeof(float))
-                                    : NULL;
     /* One scratch for every linear of the pass (kernels never allocate). */
     size_t lin_bytes = vs2k_linear_scratch(llm->k, n, D > qd ? D : qd, pthreads), mlp_bytes;
     mlp_bytes = vs2k_linear_scratch(llm->k, mrows, I, pthreads);
     void *lin_scratch = malloc(lin_bytes > mlp_bytes ? lin_bytes : mlp_bytes);
-    if (!h || !x || !q || !att || !kb || !vb || !cs || !sn || !gate || !up || !down || !scores || !lin_scratch ||
-        (fast_attention(llm) && !kt)) {
+    if (!h || !x || !q || !att || !kb || !vb || !cs || !sn || !gate || !up || !down || !scores || !lin_scratch) {
         st = vs2__fail(err, VS2_ERR_NOMEM, "out of memory for a forward pass over %lld tokens", (long long)n);
         goto done;
     }
@@ -578,15 +597,11 @@ static vs2_status forward_segments(const vs2_llm *llm, const segment *segs, int 
         rope_apply(kb, n, llm->Hkv, (int)hd, cs, sn);
         for (int s = 0; s < nseg; s++) {
             const segment *sg = &segs[s];
-            for (int g = 0; g < llm->Hkv; g++) {
-                float *K = sg->kv->k + (((int64_t)l * sg->kv->Hkv + g) * sg->kv->max + sg->L0) * hd;
-                float *V = sg->kv->v + (((int64_t)l * sg->kv->Hkv + g) * sg->kv->max + sg->L0) * hd;
-                for (int64_t i = 0; i < sg->n; i++) {
-                    memcpy(K + i * hd, kb + (sg->r0 + i) * kvd + g * hd, (size_t)hd * sizeof(float));
-                    memcpy(V + i * hd, vb + (sg->r0 + i) * kvd + g * hd, (size_t)hd * sizeof(float));
-                }
-            }
-            attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, kt, pool);
+            for (int g = 0; g < llm->Hkv; g++)
+                for (int64_t i = 0; i < sg->n; i++)
+                    kv_write(sg->kv, l, g, sg->L0 + i, kb + (sg->r0 + i) * kvd + g * hd,
+                             vb + (sg->r0 + i) * kvd + g * hd);
+            attention(llm, sg->kv, l, q + sg->r0 * qd, sg->L0, sg->n, att + sg->r0 * qd, scores, pool);
         }
         LIN(att, n, y->o, x);
         vs2k_add_par(pool, h, x, n * D);
@@ -627,7 +642,6 @@ done:
     free(up);
     free(down);
     free(scores);
-    free(kt);
     free(lin_scratch);
     vs2_pool_free(own_pool);
     return st;

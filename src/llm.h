@@ -30,6 +30,9 @@ vs2_status vs2_kv_cache_create(const vs2_llm *llm, int64_t max_tokens, vs2_kv_ca
 void vs2_kv_cache_free(vs2_kv_cache *kv);
 int64_t vs2_kv_cache_len(const vs2_kv_cache *kv);    /* positions filled so far */
 void vs2_kv_cache_truncate(vs2_kv_cache *kv, int64_t len); /* forget positions >= len */
+/* Benchmarks only: count the first len positions (≤ capacity) as filled with whatever they hold
+ * (zeros in a new cache), to time decoding at a depth without computing a prefill. */
+void vs2_kv_cache_set_len(vs2_kv_cache *kv, int64_t len);
 /* dst holds src's first len positions (the caches of one model; dst's capacity ≥ len). */
 vs2_status vs2_kv_cache_copy(vs2_kv_cache *dst, const vs2_kv_cache *src, int64_t len, vs2_error *err);
 
@@ -46,7 +49,11 @@ vs2_status vs2_rope_index(const vs2_config *cfg, const int32_t *ids, int64_t n,
  * rounded; torch's may be 1 ulp off in a few entries (rope.c). */
 void vs2_rope_inv_freq(int head_dim, double theta, float *inv_freq);
 
-int64_t vs2_kv_cache_capacity(const vs2_kv_cache *kv); /* max_tokens it was created with */
+int64_t vs2_kv_cache_capacity(const vs2_kv_cache *kv); /* max_tokens it was created with (fast
+                                                        * sets: rounded up to a multiple of 32) */
+/* Bytes of KV cache per position for this model and kernel set (fp32, or bf16 in the sets with
+ * a bf16 attention). */
+double vs2_llm_kv_bytes_per_token(const vs2_llm *llm);
 
 /* Run n tokens through the model after the kv->len tokens already cached, appending their
  * keys/values. video_embeds: n_video rows of hidden_size floats, placed in order at the

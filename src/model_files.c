@@ -4,6 +4,7 @@
  * Every problem found is recorded as one message naming the file (and tensor). Without
  * keep_going the first problem ends the open; with it, all are collected (vs2 inspect). */
 #include "internal.h"
+#include "model_tensors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -472,20 +473,13 @@ static int dtype_ok(vs2_dtype d) {
     return d == VS2_DTYPE_BF16 || d == VS2_DTYPE_F16 || d == VS2_DTYPE_F32;
 }
 
-static void shape_str(char *buf, size_t cap, int nd, const int64_t *s) {
-    size_t o = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < nd && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", i ? ", " : "", (long long)s[i]);
-    if (o < cap) snprintf(buf + o, cap - o, "]");
-}
-
 /* Check one required tensor; d holds nd expected dimensions. optional: absence is fine. */
 static void expect(arch_ctx *a, const char *name, int optional, int nd, const int64_t *d) {
     vs2_model_files *mf = a->mf;
     if (stopped(mf)) return;
     const vs2_tensor *t = vs2_model_files_tensor(mf, name);
     char want[160], got[160];
-    shape_str(want, sizeof want, nd, d);
+    vs2_shape_str(want, sizeof want, nd, d);
     if (!t) {
         /* After a weights file failed, its tensors would all be reported again: skip. */
         if (!optional && !mf->weights_incomplete)
@@ -502,90 +496,36 @@ static void expect(arch_ctx *a, const char *name, int optional, int nd, const in
     int same = t->ndim == nd;
     for (int i = 0; same && i < nd; i++) same = t->shape[i] == d[i];
     if (!same) {
-        shape_str(got, sizeof got, t->ndim, t->shape);
+        vs2_shape_str(got, sizeof got, t->ndim, t->shape);
         problem(mf, VS2_ERR_MODEL, "%s: tensor '%s': shape %s, but config.json implies %s", t->file,
                 t->stored_name, got, want);
     }
 }
 
-#define EXPECT(a, opt, name, ...)                                                              \
-    do {                                                                                       \
-        const int64_t d_[] = {__VA_ARGS__};                                                    \
-        expect(a, name, opt, (int)(sizeof d_ / sizeof d_[0]), d_);                             \
-    } while (0)
+static void expect_entry(arch_ctx *a, const vs2_config *c, const vs2_tensor_spec *s, int k) {
+    char name[160];
+    int64_t shape[5];
+    const int nd = vs2_tensor_shape(s, c, shape);
+    vs2_tensor_spec_name(s, s->name, k, name, sizeof name);
+    expect(a, name, vs2_tensor_absent(s, c), nd, shape);
+    if (!s->bias) return;
+    vs2_tensor_spec_name(s, s->bias, k, name, sizeof name);
+    expect(a, name, 0, 1, shape);
+}
 
-/* A tensor repeated in every block or layer: its name after "<prefix>.<i>." and its shape, each
- * dimension an index into the caller's table of sizes. */
-typedef struct {
-    const char *suffix;
-    int ndim;
-    int dim[2];
-} block_tensor;
-
-static void expect_block(arch_ctx *a, const char *prefix, int idx, const block_tensor *t, size_t n,
-                         const int64_t *sizes) {
-    char name[128];
-    for (size_t i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "%s.%d.%s", prefix, idx, t[i].suffix);
-        const int64_t shape[2] = {sizes[t[i].dim[0]], sizes[t[i].dim[1]]};
-        expect(a, name, 0, t[i].ndim, shape);
+/* Every tensor of the table (model_tensors.c) in checkpoint order: a block's or layer's entries
+ * (contiguous in the table) block by block. */
+static void expect_all(arch_ctx *a, const vs2_config *c) {
+    size_t n;
+    const vs2_tensor_spec *T = vs2_model_tensors(&n);
+    for (size_t i = 0; i < n && !stopped(a->mf);) {
+        size_t j = i + 1;
+        while (j < n && T[j].part == T[i].part) j++;
+        const int count = vs2_tensor_count(&T[i], c);
+        for (int k = 0; k < count && !stopped(a->mf); k++)
+            for (size_t e = i; e < j && !stopped(a->mf); e++) expect_entry(a, c, &T[e], k);
+        i = j;
     }
-}
-
-/* a × b, or -1 (a shape no tensor has, so the check reports it) if it overflows. config.c
- * bounds every value so that this cannot happen for a parsed config; the check keeps it so. */
-static int64_t dim_mul(int64_t a, int64_t b) {
-    int64_t r;
-    return __builtin_mul_overflow(a, b, &r) ? -1 : r;
-}
-
-static void expect_vision(arch_ctx *a, const vs2_vision_config *v) {
-    enum { H, I, H3 };
-    const int64_t sizes[] = {[H] = v->hidden_size, [I] = v->intermediate_size,
-                             [H3] = dim_mul(3, v->hidden_size)};
-    static const block_tensor block[] = {
-        {"norm1.weight", 1, {H}},        {"norm2.weight", 1, {H}},
-        {"attn.qkv.weight", 2, {H3, H}}, {"attn.qkv.bias", 1, {H3}},
-        {"attn.proj.weight", 2, {H, H}}, {"attn.proj.bias", 1, {H}},
-        {"mlp.gate_proj.weight", 2, {I, H}}, {"mlp.gate_proj.bias", 1, {I}},
-        {"mlp.up_proj.weight", 2, {I, H}},   {"mlp.up_proj.bias", 1, {I}},
-        {"mlp.down_proj.weight", 2, {H, I}}, {"mlp.down_proj.bias", 1, {H}},
-    };
-    const int64_t hid = v->hidden_size, m2 = dim_mul(v->spatial_merge_size, v->spatial_merge_size);
-    const int64_t merged = m2 < 0 ? -1 : dim_mul(hid, m2);
-    EXPECT(a, 0, "visual.patch_embed.proj.weight", hid, v->in_chans, v->temporal_patch_size,
-           v->patch_size, v->patch_size);
-    for (int i = 0; i < v->depth && !stopped(a->mf); i++)
-        expect_block(a, "visual.blocks", i, block, sizeof block / sizeof block[0], sizes);
-    EXPECT(a, 0, "visual.merger.ln_q.weight", hid);
-    EXPECT(a, 0, "visual.merger.mlp.0.weight", merged, merged);
-    EXPECT(a, 0, "visual.merger.mlp.0.bias", merged);
-    EXPECT(a, 0, "visual.merger.mlp.2.weight", v->out_hidden_size, merged);
-    EXPECT(a, 0, "visual.merger.mlp.2.bias", v->out_hidden_size);
-}
-
-static void expect_language(arch_ctx *a, const vs2_config *c) {
-    enum { H, I, Q, KV };
-    const int64_t sizes[] = {[H] = c->hidden_size, [I] = c->intermediate_size,
-                             [Q] = dim_mul(c->num_attention_heads, c->head_dim),
-                             [KV] = dim_mul(c->num_key_value_heads, c->head_dim)};
-    static const block_tensor layer[] = {
-        {"input_layernorm.weight", 1, {H}},
-        {"self_attn.q_proj.weight", 2, {Q, H}},  {"self_attn.q_proj.bias", 1, {Q}},
-        {"self_attn.k_proj.weight", 2, {KV, H}}, {"self_attn.k_proj.bias", 1, {KV}},
-        {"self_attn.v_proj.weight", 2, {KV, H}}, {"self_attn.v_proj.bias", 1, {KV}},
-        {"self_attn.o_proj.weight", 2, {H, Q}},
-        {"post_attention_layernorm.weight", 1, {H}},
-        {"mlp.gate_proj.weight", 2, {I, H}},     {"mlp.up_proj.weight", 2, {I, H}},
-        {"mlp.down_proj.weight", 2, {H, I}},
-    };
-    const int64_t hid = c->hidden_size, V = c->vocab_size;
-    EXPECT(a, 0, "model.embed_tokens.weight", V, hid);
-    for (int l = 0; l < c->num_hidden_layers && !stopped(a->mf); l++)
-        expect_block(a, "model.layers", l, layer, sizeof layer / sizeof layer[0], sizes);
-    EXPECT(a, 0, "model.norm.weight", hid);
-    /* With tied embeddings the head reuses embed_tokens and lm_head.weight may be absent. */
-    EXPECT(a, c->tie_word_embeddings, "lm_head.weight", V, hid);
 }
 
 static void check_architecture(vs2_model_files *mf) {
@@ -600,8 +540,7 @@ static void check_architecture(vs2_model_files *mf) {
         problem(mf, VS2_ERR_NOMEM, "%s: out of memory", mf->dir);
         return;
     }
-    expect_vision(&a, &mf->cfg.vision);
-    expect_language(&a, &mf->cfg);
+    expect_all(&a, &mf->cfg);
     for (size_t i = 0; i < mf->n_tensors && !stopped(mf); i++)
         if (!a.seen[i])
             mf_log(mf, 1, "%s: tensor '%s' is not used by Qwen2.5-VL (ignored)", mf->tensors[i].file,

@@ -19,6 +19,7 @@
 #include "vision.h"
 
 #include "internal.h"
+#include "model_tensors.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -50,36 +51,6 @@ struct vs2_vision {
 
 /* ---- construction ------------------------------------------------------------------------------ */
 
-static vs2_status get_tensor(const vs2_model_files *mf, const char *name, int nd,
-                             const int64_t *dims, const vs2_tensor **out, vs2_error *err) {
-    const vs2_tensor *t = vs2_model_files_tensor(mf, name);
-    if (!t) return vs2__fail(err, VS2_ERR_MODEL, "vision tower: tensor '%s' is missing", name);
-    if (t->dtype != VS2_DTYPE_BF16 && t->dtype != VS2_DTYPE_F16 && t->dtype != VS2_DTYPE_F32)
-        return vs2__fail(err, VS2_ERR_MODEL, "vision tower: tensor '%s' has dtype %s (need BF16, F16 or F32)",
-                         name, vs2_dtype_name(t->dtype));
-    int same = t->ndim == nd;
-    for (int i = 0; same && i < nd; i++) same = t->shape[i] == dims[i];
-    if (!same) {
-        char got[128] = "", want[128] = "";
-        size_t a = 0, b = 0;
-        for (int i = 0; i < t->ndim && a < sizeof got; i++)
-            a += (size_t)snprintf(got + a, sizeof got - a, "%s%lld", i ? "," : "", (long long)t->shape[i]);
-        for (int i = 0; i < nd && b < sizeof want; i++)
-            b += (size_t)snprintf(want + b, sizeof want - b, "%s%lld", i ? "," : "", (long long)dims[i]);
-        return vs2__fail(err, VS2_ERR_MODEL, "vision tower: tensor '%s' has shape [%s], config implies [%s]",
-                         name, got, want);
-    }
-    *out = t;
-    return VS2_OK;
-}
-
-#define GET(name, out, ...)                                                                     \
-    do {                                                                                        \
-        const int64_t d_[] = {__VA_ARGS__};                                                     \
-        st = get_tensor(mf, name, (int)(sizeof d_ / sizeof d_[0]), d_, out, err);               \
-        if (st != VS2_OK) goto fail;                                                            \
-    } while (0)
-
 static vs2_status widen_vector(const vs2_tensor *t, float **out, vs2_error *err) {
     *out = malloc((size_t)t->shape[0] * sizeof(float));
     if (!*out) return vs2__fail(err, VS2_ERR_NOMEM, "vision tower: out of memory");
@@ -87,15 +58,54 @@ static vs2_status widen_vector(const vs2_tensor *t, float **out, vs2_error *err)
     return VS2_OK;
 }
 
-/* Check a weight [d0 × d1] and its bias [d0] and prepare them for the kernel set. */
-static vs2_status get_weight(const vs2_model_files *mf, const vs2_prep *prep, const char *wname, const char *bname, int64_t d0, int64_t d1,
-                             vs2_weight *out, vs2_error *err) {
-    const vs2_tensor *w, *b;
-    const int64_t wd[] = {d0, d1}, bd[] = {d0};
-    vs2_status st = get_tensor(mf, wname, 2, wd, &w, err);
-    if (st == VS2_OK) st = get_tensor(mf, bname, 1, bd, &b, err);
-    if (st == VS2_OK) st = vs2k_weight_prepare(prep, w, b, out, err);
-    return st;
+/* The field a table entry (model_tensors.c) binds to; b is the entry's block, if any. */
+static vs2_weight *matrix_of(vs2_vision *v, vision_block *b, vs2_tensor_slot slot) {
+    switch (slot) {
+    case VS2_T_PATCH_EMBED: return &v->patch;
+    case VS2_T_V_QKV: return &b->qkv;
+    case VS2_T_V_PROJ: return &b->proj;
+    case VS2_T_V_GATE: return &b->gate;
+    case VS2_T_V_UP: return &b->up;
+    case VS2_T_V_DOWN: return &b->down;
+    case VS2_T_MERGER_FC1: return &v->m0;
+    case VS2_T_MERGER_FC2: return &v->m2;
+    default: return NULL;
+    }
+}
+
+static float **vector_of(vs2_vision *v, vision_block *b, vs2_tensor_slot slot) {
+    switch (slot) {
+    case VS2_T_V_NORM1: return &b->norm1;
+    case VS2_T_V_NORM2: return &b->norm2;
+    case VS2_T_MERGER_NORM: return &v->ln_q;
+    default: return NULL;
+    }
+}
+
+/* Every vision entry of the table, in its order (block entries block by block): matrices
+ * prepared for the kernel set with their biases, norm weights widened. */
+static vs2_status bind_weights(const vs2_model_files *mf, const vs2_prep *prep, vs2_vision *v, vs2_error *err) {
+    size_t n;
+    const vs2_tensor_spec *T = vs2_model_tensors(&n);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && T[j].part == T[i].part) j++;
+        const int blocks = T[i].part == VS2_PART_VISION_BLOCK;
+        if (blocks || T[i].part == VS2_PART_VISION)
+            for (int k = 0; k < (blocks ? v->cfg.depth : 1); k++)
+                for (size_t e = i; e < j; e++) {
+                    vision_block *b = blocks ? &v->blocks[k] : NULL;
+                    const vs2_tensor *w, *bias;
+                    vs2_status st = vs2_tensor_get(mf, &T[e], k, &w, &bias, err);
+                    if (st == VS2_OK && T[e].use == VS2_USE_MATRIX)
+                        st = vs2k_weight_prepare(prep, w, bias, matrix_of(v, b, T[e].slot), err);
+                    else if (st == VS2_OK)
+                        st = widen_vector(w, vector_of(v, b, T[e].slot), err);
+                    if (st != VS2_OK) return st;
+                }
+        i = j;
+    }
+    return VS2_OK;
 }
 
 vs2_status vs2_vision_create(const vs2_model_files *mf, vs2_vision **out, vs2_error *err) {
@@ -139,52 +149,16 @@ vs2_status vs2_vision_create_k(const vs2_model_files *mf, const vs2_prep *prep, 
     v->unit = v->merge * v->merge;
     v->vm = vm;
     v->K = c->in_chans * c->temporal_patch_size * c->patch_size * c->patch_size;
-    const int64_t D = v->D, I = v->I, M = (int64_t)v->unit * D;
 
-    {
-        const vs2_tensor *t;
-        GET("visual.patch_embed.proj.weight", &t, D, c->in_chans, c->temporal_patch_size, c->patch_size,
-            c->patch_size);
-        if ((st = vs2k_weight_prepare(prep, t, NULL, &v->patch, err)) != VS2_OK) goto fail;
-    }
     v->blocks = calloc((size_t)c->depth, sizeof *v->blocks);
     if (!v->blocks) {
         st = vs2__fail(err, VS2_ERR_NOMEM, "vision tower: out of memory");
         goto fail;
     }
-    for (int i = 0; i < c->depth; i++) {
-        vision_block *b = &v->blocks[i];
-        char n[96], bn[96];
-        const vs2_tensor *t;
-#define BW(module, field, d0, d1)                                                               \
-    snprintf(n, sizeof n, "visual.blocks.%d.%s.weight", i, module);                             \
-    snprintf(bn, sizeof bn, "visual.blocks.%d.%s.bias", i, module);                             \
-    if ((st = get_weight(mf, prep, n, bn, d0, d1, &b->field, err)) != VS2_OK) goto fail
-        BW("attn.qkv", qkv, 3 * D, D);
-        BW("attn.proj", proj, D, D);
-        BW("mlp.gate_proj", gate, I, D);
-        BW("mlp.up_proj", up, I, D);
-        BW("mlp.down_proj", down, D, I);
-#undef BW
-        snprintf(n, sizeof n, "visual.blocks.%d.norm1.weight", i);
-        GET(n, &t, D);
-        if ((st = widen_vector(t, &b->norm1, err)) != VS2_OK) goto fail;
-        snprintf(n, sizeof n, "visual.blocks.%d.norm2.weight", i);
-        GET(n, &t, D);
-        if ((st = widen_vector(t, &b->norm2, err)) != VS2_OK) goto fail;
+    for (int i = 0; i < c->depth; i++)
         for (int f = 0; f < c->n_fullatt; f++)
-            if (c->fullatt_block_indexes[f] == i) b->full = 1;
-    }
-    {
-        const vs2_tensor *t;
-        GET("visual.merger.ln_q.weight", &t, D);
-        if ((st = widen_vector(t, &v->ln_q, err)) != VS2_OK) goto fail;
-    }
-    if ((st = get_weight(mf, prep, "visual.merger.mlp.0.weight", "visual.merger.mlp.0.bias", M, M, &v->m0,
-                         err)) != VS2_OK ||
-        (st = get_weight(mf, prep, "visual.merger.mlp.2.weight", "visual.merger.mlp.2.bias", v->out_dim, M,
-                         &v->m2, err)) != VS2_OK)
-        goto fail;
+            if (c->fullatt_block_indexes[f] == i) v->blocks[i].full = 1;
+    if ((st = bind_weights(mf, prep, v, err)) != VS2_OK) goto fail;
 
     /* inv_freq[k] = 1 / theta^(2k/dim), dim = hd/2, as torch computes it in float32: the
      * exponent is a float32 quotient; the power is rounded from double. */

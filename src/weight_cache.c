@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #define MAGIC "vs2 weight cache"
-#define VERSION 1
+#define VERSION 2 /* 2: weights in the order of the tensor table (model_tensors.c) */
 #define ALIGN 4096
 
 typedef struct entry {

@@ -85,6 +85,17 @@ out=$("$VS2_BIN" metrics "$W/full.jsonl" --bench vs2_bench --json 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "vs2 metrics on a batch output without scores: exit $rc"
 has "$out" "no scored items (0 read, 12 error lines" "vs2 metrics on a batch output"
 
+# 1b. --batch-size: one video at a time and 5 at a time (answers decoded together, rounds that
+# end mid-manifest, the unreadable video inside a round) give the lines of the default run (8).
+for bs in 1 5; do
+    out=$(batch --manifest "$W/m.jsonl" --out "$W/bs$bs.jsonl" --batch-size $bs 2>&1); rc=$?
+    [ $rc -eq 3 ] || fail "--batch-size $bs: exit $rc ($out)"
+    check "$W/bs$bs.jsonl" "$W/m.jsonl" "$W/full.jsonl"
+done
+out=$(batch --manifest "$W/m.jsonl" --out "$W/bs0.jsonl" --batch-size 0 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "--batch-size 0: exit $rc ($out)"
+has "$out" "--batch-size" "--batch-size 0"
+
 # 2. Resume: nothing to do, no new line, no model load needed (a missing model is not touched).
 cp "$W/full.jsonl" "$W/r.jsonl"
 out=$("$VS2_BIN" batch --model "$W/no-such-model" --manifest "$W/m.jsonl" --out "$W/r.jsonl" 2>&1); rc=$?

@@ -440,6 +440,77 @@ static void test_engine_batched_samples(void) {
     vs2_result_free(m);
 }
 
+/* Several videos in one call (vs2_score_batch) decode their answers together; every result equals
+ * the video's lone run, and an item that fails (a missing file) fails alone. Two videos of
+ * different sizes (so different prompt lengths and rope deltas share a decode pass); 10 greedy
+ * items cross the 8-answer batch, and 3 items of 3 samples cross it by whole items. */
+static int make_video(int w, int h, int n, double fps, uint32_t seed, vs2_video *out) {
+    uint8_t *rgb = malloc((size_t)n * w * h * 3);
+    if (!rgb) return 0;
+    for (size_t i = 0; i < (size_t)n * w * h * 3; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        rgb[i] = (uint8_t)(seed >> 24);
+    }
+    vs2_video_params vp = vs2_video_default_params();
+    vp.threads = 1;
+    vs2_error err = {0};
+    vs2_status st = vs2_video_from_rgb(rgb, (size_t)n, w, h, fps, &vp, out, &err);
+    free(rgb);
+    if (st != VS2_OK) fprintf(stderr, "video: %s\n", err.message);
+    return st == VS2_OK;
+}
+
+static void check_batch_against_lone(const vs2_score_params *p, const vs2_score_item *items, size_t n) {
+    vs2_result *res[16];
+    vs2_error errs[16], err = {0};
+    CHECK(vs2_score_batch(g_eng, items, n, p, res, errs, &err) == VS2_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].video) { /* the missing file */
+            CHECK(res[i] == NULL && errs[i].status != VS2_OK);
+            CHECK_STR_CONTAINS(errs[i].message, items[i].video_path);
+            continue;
+        }
+        vs2_result *one = NULL;
+        CHECK(vs2_score_video(g_eng, items[i].video, items[i].prompt, p, &one, &err) == VS2_OK);
+        CHECK_MSG(res[i] != NULL, "item %zu failed: %s", i, errs[i].message);
+        if (res[i] && one) {
+            CHECK_EQ_INT(res[i]->n_samples, one->n_samples);
+            CHECK_EQ_INT(res[i]->prompt_tokens, one->prompt_tokens);
+            for (size_t k = 0; k < one->n_samples; k++)
+                CHECK_MSG(same_sample(&res[i]->samples[k], &one->samples[k]), "item %zu sample %zu differs", i, k);
+        }
+        vs2_result_free(one);
+        vs2_result_free(res[i]);
+    }
+}
+
+static void test_engine_score_batch(void) {
+    vs2_video v2;
+    CHECK(make_video(84, 56, 6, 3.0, 777, &v2));
+    const char *prompts[3] = {"a red ball rolls on a table", "a dog runs on a beach at sunset", "rain"};
+    vs2_score_item items[12];
+    for (int i = 0; i < 12; i++) {
+        items[i].video = i % 2 ? &v2 : &g_video;
+        items[i].video_path = NULL;
+        items[i].prompt = prompts[i % 3];
+    }
+    items[3].video = NULL;
+    items[3].video_path = "/nonexistent/clip.mp4";
+    vs2_score_params p = small_params();
+    check_batch_against_lone(&p, items, 11);
+    p.decoding = VS2_DECODE_SAMPLE;
+    p.seed = 5;
+    p.samples = 3;
+    check_batch_against_lone(&p, items + 1, 4);
+    /* Bad arguments are refused as a whole. */
+    vs2_result *res[2];
+    vs2_error errs[2], err = {0};
+    vs2_score_item bad = {NULL, NULL, "x"};
+    CHECK(vs2_score_batch(g_eng, &bad, 1, &p, res, errs, &err) == VS2_ERR_INVALID_ARG);
+    CHECK_STR_CONTAINS(err.message, "item 0 has no video");
+    vs2_video_free(&v2);
+}
+
 typedef struct job {
     vs2_score_params p;
     vs2_result *r;
@@ -546,6 +617,7 @@ int main(void) {
     RUN(test_engine_greedy_threads);
     RUN(test_engine_sampling);
     RUN(test_engine_batched_samples);
+    RUN(test_engine_score_batch);
     RUN(test_engine_concurrent);
     RUN(test_engine_dump_and_json);
     vs2_video_free(&g_video);

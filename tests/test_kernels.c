@@ -263,8 +263,35 @@ static void test_attend(void) {
         for (int64_t r = 0; r < nrows; r++) lim[r] = r == 0 ? 1 : r == 1 ? L : 3 + (r * 7) % (L - 3);
         float *Kt = malloc((size_t)vs2k_keys_t_floats(L, hd) * 4);
         vs2k_transpose_keys(K, stride, L, hd, Kt);
+        /* bf16: the same attention over keys and values rounded to bf16 first (the LLM's KV cache),
+         * checked against the double reference over the rounded values, at the same limit. */
+        float *o16 = malloc((size_t)(nrows * hd) * 4);
+        uint16_t *Kt16 = malloc((size_t)vs2k_keys_t_floats(L, hd) * 2), *V16 = malloc((size_t)(L * stride) * 2);
+        for (int64_t i = 0; i < vs2k_keys_t_floats(L, hd); i++) Kt16[i] = vs2k_f32_to_bf16(Kt[i]);
+        for (int64_t i = 0; i < L * stride; i++) V16[i] = vs2k_f32_to_bf16(V[i]);
+        vs2k_attend_bf16_avx512(q, nrows, lim, Kt16, V16, stride, hd, scratch, o16);
         vs2k_attend_avx512(q, nrows, lim, Kt, V, stride, hd, scratch, o);
         free(Kt);
+        double worst16 = 0, big16 = 0;
+        for (int64_t r = 0; r < nrows; r++) {
+            double sc[77], mx = -1e300, z = 0;
+            for (int64_t j = 0; j < lim[r]; j++) {
+                sc[j] = 0;
+                for (int d = 0; d < hd; d++) sc[j] += (double)q[r * hd + d] * vs2k_bf16_to_f32(vs2k_f32_to_bf16(K[j * stride + d]));
+                mx = sc[j] > mx ? sc[j] : mx;
+            }
+            for (int64_t j = 0; j < lim[r]; j++) z += sc[j] = exp(sc[j] - mx);
+            for (int d = 0; d < hd; d++) {
+                double want = 0;
+                for (int64_t j = 0; j < lim[r]; j++) want += sc[j] / z * vs2k_bf16_to_f32(V16[j * stride + d]);
+                worst16 = fmax(worst16, fabs(want - o16[r * hd + d]));
+                big16 = fmax(big16, fabs(want));
+            }
+        }
+        CHECK_MSG(worst16 <= 2e-5 * big16, "bf16 hd %d: max error %.3g (max |out| %.3g)", hd, worst16, big16);
+        free(o16);
+        free(Kt16);
+        free(V16);
         double worst = 0, big = 0;
         for (int64_t r = 0; r < nrows; r++) {
             double sc[77], mx = -1e300, z = 0;

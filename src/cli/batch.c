@@ -46,7 +46,10 @@ static void usage(FILE *f) {
             "  --shard K/N            only the ids with FNV-1a-64(id) mod N == K (0 <= K < N)\n"
             "  --retry-errors         redo the items whose line in OUT is an error line\n"
             "  --dry-run              print the ids this run would score, load no model\n"
-            "  --progress-every SEC   plain progress lines when stderr is not a terminal (default 30)\n\n"
+            "  --progress-every SEC   plain progress lines when stderr is not a terminal (default 30)\n"
+            "  --batch-size B         videos scored together, their answers decoded in shared passes\n"
+            "                         over the weights (default 8; 1..64); results are the same for\n"
+            "                         any B, lines are written when a batch ends\n\n"
             , f);
     cli_scoring_help(f);
     fputs("\n"
@@ -274,6 +277,67 @@ static int parse_shard(const char *s, long long *k, long long *n) {
     return end != p && !*end && *n >= 1 && *n <= 1000000 && *k >= 0 && *k < *n;
 }
 
+/* Score the manifest items W[0..nb) together (their answers share decoding passes) into lines[],
+ * in order; an item a signal stopped mid-answer gets no line (it is redone on resume).
+ * Returns 0, or -1 when out of memory. */
+static int score_lines(const vs2_engine *eng, const vs2_score_params *sp, const vs2_manifest *m, const work *W,
+                       size_t nb, const char *root, char **lines, int *is_err) {
+    char **videos = calloc(nb, sizeof *videos);
+    vs2_score_item *items = calloc(nb, sizeof *items);
+    size_t *which = calloc(nb, sizeof *which), ni = 0;
+    vs2_result **res = calloc(nb, sizeof *res);
+    vs2_error *errs = calloc(nb, sizeof *errs), err;
+    int rc = -1;
+    if (!videos || !items || !which || !res || !errs) goto done;
+    for (size_t b = 0; b < nb; b++) {
+        const vs2_manifest_item *it = &m->items[W[b].src];
+        videos[b] = resolve(it->video, root);
+        if (it->video && !videos[b]) goto done;
+        if (!videos[b] || !it->prompt) {
+            lines[b] = error_line(it->id, videos[b], it->prompt, "input",
+                                  !videos[b] ? "the manifest row has no video" : "the manifest row has no prompt", m, it);
+            is_err[b] = 1;
+            if (!lines[b]) goto done;
+            continue;
+        }
+        items[ni] = (vs2_score_item){videos[b], NULL, it->prompt};
+        which[ni++] = b;
+    }
+    if (ni && vs2_score_batch(eng, items, ni, sp, res, errs, &err) != VS2_OK) {
+        for (size_t i = 0; i < ni; i++) errs[i] = err; /* the call failed as a whole */
+    }
+    for (size_t i = 0; i < ni; i++) {
+        const size_t b = which[i];
+        const vs2_manifest_item *it = &m->items[W[b].src];
+        const vs2_result *r = res[i];
+        int stop_cb = r && r->n_samples && r->samples[0].stop_reason && !strcmp(r->samples[0].stop_reason, "callback");
+        if ((!r && cli_stop_signal) || stop_cb) continue; /* stopped mid-answer: not a result */
+        if (!r) {
+            lines[b] = error_line(it->id, videos[b], it->prompt, "score", errs[i].message, m, it);
+            is_err[b] = 1;
+        } else {
+            lines[b] = result_line(it->id, r, m, it, &is_err[b]);
+            if (lines[b] && !line_reads_back(lines[b])) {
+                free(lines[b]);
+                lines[b] = error_line(it->id, videos[b], it->prompt, "output",
+                                      "the result could not be written as valid JSON", m, it);
+                is_err[b] = 1;
+            }
+        }
+        if (!lines[b]) goto done;
+    }
+    rc = 0;
+done:
+    for (size_t i = 0; res && i < nb; i++) vs2_result_free(res[i]);
+    for (size_t b = 0; videos && b < nb; b++) free(videos[b]);
+    free(videos);
+    free(items);
+    free(which);
+    free(res);
+    free(errs);
+    return rc;
+}
+
 /* ---- the command ------------------------------------------------------------------------------------ */
 
 typedef struct opts {
@@ -283,6 +347,7 @@ typedef struct opts {
     size_t n_sources;
     int quirks, groups, retry_errors, dry_run;
     long long shard_k, shard_n;
+    long long batch_size;               /* videos whose answers decode together */
     double every;
     vs2_rank_params rp;
 } opts;
@@ -296,6 +361,7 @@ int cmd_batch(int argc, char **argv) {
     opts o;
     memset(&o, 0, sizeof o);
     o.shard_n = 1;
+    o.batch_size = 8;
     o.every = 30;
     o.rp = vs2_rank_default_params();
     int by_weighted = 0;
@@ -332,7 +398,7 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
             else o.dry_run = 1;
         } else if (!strcmp(a, "--manifest") || !strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--format") ||
                    !strcmp(a, "--video-root") || !strcmp(a, "--shard") || !strcmp(a, "--progress-every") ||
-                   !strcmp(a, "--by") || !strcmp(a, "--weights") || !strcmp(a, "--prompt") ||
+                   !strcmp(a, "--batch-size") || !strcmp(a, "--by") || !strcmp(a, "--weights") || !strcmp(a, "--prompt") ||
                    !strcmp(a, "--prompts") || !strcmp(a, "--csv")) {
             const char *v = cli_arg_value(CMD, argc, argv, &i, a, iv);
             if (!v) return 2;
@@ -348,6 +414,14 @@ static int batch_args(int argc, char **argv, cli_scoring *scp, opts *op, int *by
                     fprintf(stderr, "%s: --shard: expected K/N with 0 <= K < N (e.g. 0/4), got '%s'\n", CMD, v);
                     return 2;
                 }
+            } else if (!strcmp(a, "--batch-size")) {
+                double bsz;
+                if (!cli_parse_double(CMD, a, v, &bsz)) return 2;
+                if (!(bsz >= 1 && bsz <= 64 && bsz == (double)(long long)bsz)) {
+                    fprintf(stderr, "%s: --batch-size: expected an integer in [1, 64], got '%s'\n", CMD, v);
+                    return 2;
+                }
+                o.batch_size = (long long)bsz;
             } else if (!strcmp(a, "--progress-every")) {
                 if (!cli_parse_double(CMD, a, v, &o.every) || !(o.every >= 0)) return 2;
             } else if (!strcmp(a, "--weights")) {
@@ -483,6 +557,8 @@ static int run(const opts *o, cli_scoring *sc) {
     /* videos given directly are paths as the user typed them: relative to the working directory */
     char *root = o->video_root ? strdup(o->video_root) : o->n_sources ? strdup(".") : dir_of(o->manifest);
     vs2_engine *eng = NULL;
+    char **lines = NULL; /* one scoring round's lines (--batch-size) */
+    int *is_errs = NULL;
     if (!W || !root) goto oom;
     /* Ids: unique, valid UTF-8 (they are written as JSON and matched on resume). */
     size_t nw = 0;
@@ -579,60 +655,36 @@ static int run(const opts *o, cli_scoring *sc) {
         sc->sp.on_token = cli_stop_on_token;
         P.t0 = P.last = now_s();
         if (P.tty) progress_show(&P, 0);
-        for (size_t k = 0; k < todo && !cli_stop_signal; k++) {
-            char *line = NULL;
-            int is_err = 0;
+        const size_t bs = o->groups ? 1 : (size_t)o->batch_size;
+        lines = calloc(bs, sizeof *lines);
+        is_errs = calloc(bs, sizeof *is_errs);
+        if (!lines || !is_errs) goto oom;
+        for (size_t k = 0, nb; k < todo && !cli_stop_signal; k += nb) {
+            nb = todo - k < bs ? todo - k : bs;
+            memset(is_errs, 0, bs * sizeof *is_errs);
             if (o->groups) {
-                int ok = group_line(eng, &sc->sp, &o->rp, &G.g[W[k].src], root, &line, &is_err);
+                int ok = group_line(eng, &sc->sp, &o->rp, &G.g[W[k].src], root, &lines[0], &is_errs[0]);
                 if (!ok) goto oom;
-                if (!line) break; /* interrupted */
-            } else {
-                const vs2_manifest_item *it = &m.items[W[k].src];
-                char *video = resolve(it->video, root);
-                if (it->video && !video) goto oom;
-                vs2_result *r = NULL;
-                if (!video || !it->prompt) {
-                    line = error_line(it->id, video, it->prompt, "input",
-                                      !video ? "the manifest row has no video" : "the manifest row has no prompt", &m, it);
-                    is_err = 1;
-                } else if (vs2_score(eng, video, it->prompt, &sc->sp, &r, &err) != VS2_OK) {
-                    if (cli_stop_signal) {
-                        free(video);
-                        break;
-                    }
-                    line = error_line(it->id, video, it->prompt, "score", err.message, &m, it);
-                    is_err = 1;
-                } else {
-                    int stop_cb = r->n_samples && r->samples[0].stop_reason &&
-                                  !strcmp(r->samples[0].stop_reason, "callback");
-                    if (cli_stop_signal || stop_cb) {
-                        vs2_result_free(r);
-                        free(video);
-                        break; /* interrupted mid-generation: not a result */
-                    }
-                    line = result_line(it->id, r, &m, it, &is_err);
-                    if (line && !line_reads_back(line)) {
-                        free(line);
-                        line = error_line(it->id, video, it->prompt, "output",
-                                          "the result could not be written as valid JSON", &m, it);
-                        is_err = 1;
-                    }
-                    vs2_result_free(r);
+                if (!lines[0]) break; /* interrupted */
+            } else if (score_lines(eng, &sc->sp, &m, W + k, nb, root, lines, is_errs) != 0) {
+                goto oom;
+            }
+            /* The batch's lines in manifest order; an interrupted item has none (redone on resume). */
+            for (size_t b = 0; b < nb; b++) {
+                if (!lines[b]) continue;
+                vs2_status st = ev_journal_append(&J, lines[b], strlen(lines[b]), &err);
+                free(lines[b]);
+                lines[b] = NULL;
+                if (st) {
+                    if (P.tty) fputc('\n', stderr);
+                    fprintf(stderr, "%s: %s\n", CMD, err.message);
+                    goto fail;
                 }
-                free(video);
-                if (!line) goto oom;
+                P.done++;
+                if (is_errs[b]) P.errors++, new_errors++;
+                else new_ok++;
+                progress_show(&P, 0);
             }
-            vs2_status st = ev_journal_append(&J, line, strlen(line), &err);
-            free(line);
-            if (st) {
-                if (P.tty) fputc('\n', stderr);
-                fprintf(stderr, "%s: %s\n", CMD, err.message);
-                goto fail;
-            }
-            P.done++;
-            if (is_err) P.errors++, new_errors++;
-            else new_ok++;
-            progress_show(&P, 0);
         }
         stopped = cli_stop_signal != 0;
         progress_show(&P, 1);
@@ -648,6 +700,9 @@ oom:
     fprintf(stderr, "%s: out of memory\n", CMD);
     rc = 1;
 fail:
+    for (size_t b = 0; lines && b < (o->groups ? 1 : (size_t)o->batch_size); b++) free(lines[b]);
+    free(lines);
+    free(is_errs);
     vs2_engine_free(eng);
     ev_journal_close(&J);
     for (size_t i = 0; i < done.cap; i++)

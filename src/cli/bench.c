@@ -36,6 +36,9 @@ static void usage(FILE *f) {
             "                         in the comma-separated list L (tokens/s)\n"
             "  -n, --gen-tokens L     generation: N single-token decode steps after a %d-token\n"
             "                         prompt, for each N in L (tokens/s)\n"
+            "  -d, --depth N          tg decodes after N cached positions (default 16): the first 16\n"
+            "                         computed, the rest zeros (attention cost grows with N; a\n"
+            "                         5 s 720p video prompt is about 3,960)\n"
             "  --batch L              sequences decoded together in tg (default 1): each step is one\n"
             "                         pass over the weights for all of them; tokens/s counts all\n"
             "  --vision T,H,W         the vision tower on a grid of T×H×W patches (H, W even;\n"
@@ -65,6 +68,7 @@ typedef struct opts {
     const char *model, *video, *backend, *weight_cache;
     int pp[MAX_LIST], n_pp, tg[MAX_LIST], n_tg, batch[MAX_LIST], n_batch;
     int vision[3], has_vision, max_new_tokens, reps, warmup, threads, peak, json;
+    int depth;                  /* cached positions before tg's timed steps */
     long peak_mib;
     double peak_seconds;
     uint64_t seed;
@@ -132,7 +136,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->pp[0] = 512, o->tg[0] = 64, o->batch[0] = 1, o->n_batch = 1;
     o->max_new_tokens = 32, o->reps = 3, o->warmup = 1, o->threads = online_cpus(), o->peak_mib = 1024;
-    o->peak_seconds = 0.2, o->seed = 1;
+    o->peak_seconds = 0.2, o->seed = 1, o->depth = TG_PROMPT;
     int named_p = 0, named_n = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -157,6 +161,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (is_opt(a, "-n", "--gen-tokens"))
             ok = parse_list(a, v, 1, 1 << 20, o->tg, &o->n_tg, MAX_LIST), named_n = 1;
         else if (is_opt(a, "--batch", NULL)) ok = parse_list(a, v, 1, 1024, o->batch, &o->n_batch, MAX_LIST);
+        else if (is_opt(a, "-d", "--depth")) ok = parse_long(a, v, 1, 1 << 20, &x), o->depth = (int)x;
         else if (is_opt(a, "--vision", NULL)) {
             ok = parse_list(a, v, 1, 4096, o->vision, &n3, 3);
             if (ok && n3 != 3) ok = 0, fprintf(stderr, "vs2 bench: --vision wants T,H,W (three numbers)\n");
@@ -379,7 +384,8 @@ typedef struct llm_ctx {
     int32_t *ids;
     int64_t *pos;
     float *logits;
-    int n, prompt;
+    int n, prompt;              /* timed tokens; prompt tokens computed before them */
+    int depth;                  /* tg: cached positions before the timed steps (≥ prompt) */
     uint64_t rng;
     vs2_run run;
 } llm_ctx;
@@ -405,9 +411,10 @@ static int run_tg(void *ctx, double *seconds, vs2_error *err) {
     text_positions(c->pos, 0, c->prompt);
     if (vs2_llm_forward(c->llm, c->kv, c->ids, c->prompt, NULL, 0, c->pos, c->logits, 1, &c->run, err) != VS2_OK)
         return 0;
+    vs2_kv_cache_set_len(c->kv, c->depth);
     double t0 = now_s();
     for (int i = 0; i < c->n; i++) {
-        int64_t p = c->prompt + i, pos[3] = {p, p, p};
+        int64_t p = c->depth + i, pos[3] = {p, p, p};
         if (vs2_llm_forward(c->llm, c->kv, c->ids + c->prompt + i, 1, NULL, 0, pos, c->logits, 1, &c->run, err) !=
             VS2_OK)
             return 0;
@@ -420,16 +427,19 @@ static int run_tg(void *ctx, double *seconds, vs2_error *err) {
 static int bench_llm(bench *b, const vs2_llm *llm, const vs2_model_files *mf, kind k, int n, vs2_error *err) {
     llm_ctx c = {.llm = llm, .cfg = vs2_model_files_config(mf), .n = n, .prompt = k == K_TG ? TG_PROMPT : 0,
                  .rng = b->o.seed, .run = {.threads = b->o.threads, .pool = b->pool}};
-    int64_t total = c.prompt + n;
+    if (b->o.depth < c.prompt) c.prompt = b->o.depth;
+    c.depth = k == K_TG ? b->o.depth : 0;
+    int64_t total = c.prompt + n, cached = (c.depth > c.prompt ? c.depth : c.prompt) + n;
     c.ids = malloc((size_t)total * sizeof *c.ids);
     c.pos = malloc((size_t)total * 3 * sizeof *c.pos);
     c.logits = malloc((size_t)vs2_llm_vocab(llm) * sizeof *c.logits);
     double *times = calloc((size_t)b->o.reps, sizeof *times);
     result *r = new_result(b, k, n);
     snprintf(r->name, sizeof r->name, "%s%d", k == K_PP ? "pp" : "tg", n);
+    if (k == K_TG && c.depth != TG_PROMPT) snprintf(r->name, sizeof r->name, "tg%d @ d%d", n, c.depth);
     int ok = c.ids && c.pos && c.logits && times;
     if (!ok) snprintf(err->message, sizeof err->message, "%s: out of memory", r->name);
-    if (ok) ok = vs2_kv_cache_create(llm, total, &c.kv, err) == VS2_OK;
+    if (ok) ok = vs2_kv_cache_create(llm, cached, &c.kv, err) == VS2_OK;
     if (ok) ok = time_runs(b, r->name, k == K_PP ? run_pp : run_tg, &c, times, err);
     if (ok) {
         finish(r, times, b->o.reps, n);
@@ -460,13 +470,14 @@ static int run_tg_batch(void *ctx, double *seconds, vs2_error *err) {
         if (vs2_llm_forward(c->llm, bc->kv[s], c->ids, c->prompt, NULL, 0, c->pos, c->logits, 1, &c->run, err) !=
             VS2_OK)
             return 0;
+        vs2_kv_cache_set_len(bc->kv[s], c->depth);
     }
     double t0 = now_s();
     for (int i = 0; i < c->n; i++) {
         int32_t ids[VS2_MAX_DECODE_BATCH];
         int64_t pos[3 * VS2_MAX_DECODE_BATCH];
         random_ids(ids, bc->B, c->cfg->vocab_size, &c->rng);
-        for (int s = 0; s < bc->B; s++) pos[s] = pos[bc->B + s] = pos[2 * bc->B + s] = c->prompt + i;
+        for (int s = 0; s < bc->B; s++) pos[s] = pos[bc->B + s] = pos[2 * bc->B + s] = c->depth + i;
         if (vs2_llm_decode_batch(c->llm, bc->kv, bc->B, ids, pos, c->logits, &c->run, err) != VS2_OK) return 0;
     }
     *seconds = now_s() - t0;
@@ -474,7 +485,8 @@ static int run_tg_batch(void *ctx, double *seconds, vs2_error *err) {
 }
 
 static int bench_tg_batch(bench *b, const vs2_llm *llm, const vs2_model_files *mf, int n, int B, vs2_error *err) {
-    batch_ctx bc = {.c = {.llm = llm, .cfg = vs2_model_files_config(mf), .n = n, .prompt = TG_PROMPT,
+    batch_ctx bc = {.c = {.llm = llm, .cfg = vs2_model_files_config(mf), .n = n,
+                          .prompt = b->o.depth < TG_PROMPT ? b->o.depth : TG_PROMPT, .depth = b->o.depth,
                           .rng = b->o.seed, .run = {.threads = b->o.threads, .pool = b->pool}},
                     .B = B};
     llm_ctx *c = &bc.c;
@@ -485,9 +497,10 @@ static int bench_tg_batch(bench *b, const vs2_llm *llm, const vs2_model_files *m
     result *r = new_result(b, K_TG, n);
     r->batch = B;
     snprintf(r->name, sizeof r->name, "tg%d", n);
+    if (c->depth != TG_PROMPT) snprintf(r->name, sizeof r->name, "tg%d @ d%d", n, c->depth);
     int ok = c->ids && c->pos && c->logits && times;
     if (!ok) snprintf(err->message, sizeof err->message, "%s: out of memory", r->name);
-    for (int s = 0; ok && s < B; s++) ok = vs2_kv_cache_create(llm, TG_PROMPT + n, &bc.kv[s], err) == VS2_OK;
+    for (int s = 0; ok && s < B; s++) ok = vs2_kv_cache_create(llm, (int64_t)b->o.depth + n, &bc.kv[s], err) == VS2_OK;
     if (ok) ok = time_runs(b, r->name, run_tg_batch, &bc, times, err);
     if (ok) {
         finish(r, times, b->o.reps, (double)n * B);
@@ -717,7 +730,7 @@ static void print_result_json(const bench *b, const result *r) {
     printf(", \"kind\": \"%s\", \"batch\": %d, \"reps\": %d, ", kinds[r->k], r->batch, b->o.reps);
     json_stat("time_s", r->time_s, ", ");
     if (r->k == K_PP || r->k == K_TG) printf("\"n_tokens\": %d, ", r->n), json_stat("tokens_per_s", r->rate, ", ");
-    if (r->k == K_TG) printf("\"n_prompt\": %d, \"weight_bytes_per_token\": %.0f, \"gb_per_s\": %.6g, ", TG_PROMPT,
+    if (r->k == K_TG) printf("\"n_prompt\": %d, \"weight_bytes_per_token\": %.0f, \"gb_per_s\": %.6g, ", b->o.depth,
                              r->bytes, weight_gbs(r));
     if (r->k == K_VISION) {
         printf("\"grid_thw\": [%d, %d, %d], \"patches\": %d, ", r->grid[0], r->grid[1], r->grid[2], r->n);

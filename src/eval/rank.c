@@ -135,6 +135,9 @@ static int stopped_by_callback(const vs2_result *res) {
     return 0;
 }
 
+/* Candidates scored per vs2_score_batch call: 8 answers share each pass over the weights. */
+#define RANK_ROUND 8
+
 /* The loop of vs2_rank and vs2_rank_videos: exactly one of paths and videos is set. */
 static vs2_status rank_run(const vs2_engine *eng, const char *prompt, const char *const *paths,
                            const vs2_video *const *videos, size_t n, const vs2_score_params *sp,
@@ -146,30 +149,41 @@ static vs2_status rank_run(const vs2_engine *eng, const char *prompt, const char
     if (!rp) rp = &def;
     vs2_rank_result *r = rank_result_new(n);
     if (!r) return vs2__fail(err, VS2_ERR_NOMEM, "rank: out of memory for %zu candidates", n);
-    for (size_t i = 0; i < n && !r->stopped; i++) {
-        vs2_error e;
-        vs2_status st = paths ? vs2_score(eng, paths[i], prompt, sp, &r->results[i], &e)
-                              : vs2_score_video(eng, videos[i], prompt, sp, &r->results[i], &e);
-        if (st == VS2_ERR_NOMEM) {
-            vs2_rank_result_free(r);
-            return vs2__fail(err, VS2_ERR_NOMEM, "rank: candidate %zu: %s", i, e.message);
-        }
+    /* Candidates in rounds of RANK_ROUND: their answers decode together (vs2_score_batch). */
+    for (size_t i0 = 0; i0 < n && !r->stopped; i0 += RANK_ROUND) {
+        const size_t m = n - i0 < RANK_ROUND ? n - i0 : RANK_ROUND;
+        vs2_score_item items[RANK_ROUND];
+        vs2_error errs[RANK_ROUND], e;
+        for (size_t k = 0; k < m; k++)
+            items[k] = (vs2_score_item){paths ? paths[i0 + k] : NULL, paths ? NULL : videos[i0 + k], prompt};
+        vs2_status st = vs2_score_batch(eng, items, m, sp, r->results + i0, errs, &e);
         if (st != VS2_OK) {
-            r->errors[i] = strdup(e.message);
-            r->n_failed++;
-            if (!r->errors[i]) {
-                vs2_rank_result_free(r);
-                return vs2__fail(err, VS2_ERR_NOMEM, "rank: out of memory");
-            }
-        } else if (stopped_by_callback(r->results[i])) {
-            vs2_result_free(r->results[i]);
-            r->results[i] = NULL;
-            r->stopped = 1;
-        } else {
-            r->keys[i] = vs2_rank_key(r->results[i], rp);
-            r->n_keyed += !isnan(r->keys[i]);
+            vs2_rank_result_free(r);
+            return vs2__fail(err, st, "rank: %s", e.message);
         }
-        if (rp->on_candidate) rp->on_candidate(rp->on_candidate_user, i + 1, n);
+        for (size_t k = 0; k < m; k++) {
+            const size_t i = i0 + k;
+            if (!r->results[i] && errs[k].status == VS2_ERR_NOMEM) {
+                vs2_rank_result_free(r);
+                return vs2__fail(err, VS2_ERR_NOMEM, "rank: candidate %zu: %s", i, errs[k].message);
+            }
+            if (!r->results[i]) {
+                r->errors[i] = strdup(errs[k].message);
+                r->n_failed++;
+                if (!r->errors[i]) {
+                    vs2_rank_result_free(r);
+                    return vs2__fail(err, VS2_ERR_NOMEM, "rank: out of memory");
+                }
+            } else if (stopped_by_callback(r->results[i])) {
+                vs2_result_free(r->results[i]);
+                r->results[i] = NULL;
+                r->stopped = 1;
+            } else {
+                r->keys[i] = vs2_rank_key(r->results[i], rp);
+                r->n_keyed += !isnan(r->keys[i]);
+            }
+            if (rp->on_candidate) rp->on_candidate(rp->on_candidate_user, i + 1, n);
+        }
     }
     vs2_rank_order(r->keys, n, r->order);
     *out = r;
