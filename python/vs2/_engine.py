@@ -209,34 +209,79 @@ class Engine:
     def score_batch(self, videos, prompts, fps=None, errors="raise", **options):
         """Score several videos with the same options; returns one dict per video, in order.
 
-        prompts: one str for all, or one per video; fps: one for all frames, or one per video.
-        errors="raise" raises the first failure (after the others were scored); errors="return"
-        puts the vs2.Error in that video's place instead.
+        The answers are decoded together (vs2_score_batch: several answers per pass over the
+        weights), each result what score() gives that video alone. prompts: one str for all, or
+        one per video; fps: one for all frames, or one per video. errors="raise" raises the first
+        failure (after the others were scored); errors="return" puts the vs2.Error in that video's
+        place instead.
         """
         if errors not in ("raise", "return"):
             raise Error(ERR_INVALID_ARG, "errors=%r: expected 'raise' or 'return'" % (errors,))
         videos = list(videos)
-        prompts = _per_item(prompts, len(videos), "prompts")
-        fpss = _per_item(fps, len(videos), "fps")
+        n = len(videos)
+        prompts = _per_item(prompts, n, "prompts")
+        fpss = _per_item(fps, n, "fps")
         for v, f in zip(videos, fpss):
             _input.check_video(v, f)
+        pbs = [_input.prompt_bytes(p) for p in prompts]
         sp, keep = score_params(options)
-        h = self._enter()
-        try:
-            out = []
-            for v, p, f in zip(videos, prompts, fpss):
-                try:
-                    out.append(self._score_one(h, v, p, f, sp))
-                except Error as e:
-                    out.append(e)
-        finally:
-            self._leave()
-            del keep
+        out = self._score_batch(videos, fpss, pbs, sp) if n else []
+        del keep
         if errors == "raise":
             for r in out:
                 if isinstance(r, Error):
                     raise r
         return out
+
+    def _score_batch(self, videos, fpss, pbs, sp):
+        """Results (dicts) and failures (vs2.Error) per video; frames that cannot be prepared fail
+        alone, as a file that cannot be decoded does."""
+        L = _lib.lib()
+        out = [None] * len(videos)
+        prepared, todo = [], []           # frames as vs2_video (freed below); indices sent to vs2
+        try:
+            for i, (v, f) in enumerate(zip(videos, fpss)):
+                if _input.is_path(v):
+                    todo.append((i, _input.path_bytes(v), None))
+                    continue
+                try:
+                    prepared.append(_input.load_frames(v, f, sp.video))
+                except Error as e:
+                    out[i] = e
+                    continue
+                todo.append((i, None, ctypes.pointer(prepared[-1])))
+            if todo:
+                self._score_items(todo, pbs, sp, out)
+            return out
+        finally:
+            for v in prepared:
+                L.vs2_video_free(byref(v))
+
+    def _score_items(self, todo, pbs, sp, out):
+        L = _lib.lib()
+        n = len(todo)
+        items = (_lib.vs2_score_item * n)()
+        for k, (i, path, video) in enumerate(todo):
+            items[k].video_path, items[k].video, items[k].prompt = path, video, pbs[i]
+        results, errs, err = (c_void_p * n)(), (_lib.vs2_error * n)(), _lib.vs2_error()
+        h = self._enter()
+        try:
+            st = L.vs2_score_batch(h, items, n, byref(sp), results, errs, byref(err))
+        finally:
+            self._leave()
+        try:
+            if st != OK:
+                err.raise_()
+            for k, (i, _, _) in enumerate(todo):
+                if results[k]:
+                    r, results[k] = results[k], None
+                    out[i] = result_dict(c_void_p(r))
+                else:
+                    out[i] = Error(errs[k].status, errs[k].message.decode("utf-8", "replace"))
+        finally:
+            for r in results:
+                if r:
+                    L.vs2_result_free(r)
 
     def rank(self, videos, prompt, fps=None, by="hard", weights=None, full=True, **options):
         """Best-of-N: score every candidate for one prompt and rank them, best first; returns the

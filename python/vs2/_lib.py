@@ -15,7 +15,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c
                     c_int64, c_size_t, c_uint8, c_uint64, c_void_p)
 
 # The vs2_abi_version() these declarations match; bumped with include/vs2.h's.
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 VS2_NDIMS = 3
 VS2_MAX_EOS = 8
@@ -102,6 +102,10 @@ class vs2_rank_params(Structure):
                 ("on_candidate", ON_CANDIDATE_FN), ("on_candidate_user", c_void_p)]
 
 
+class vs2_score_item(Structure):
+    _fields_ = [("video_path", c_char_p), ("video", POINTER(vs2_video)), ("prompt", c_char_p)]
+
+
 class vs2_option(Structure):
     _fields_ = [("name", c_char_p), ("type", c_int), ("range", c_char_p), ("default_value", c_char_p),
                 ("help", c_char_p), ("scope", c_int), ("metavar", c_char_p), ("group", c_char_p)]
@@ -112,7 +116,7 @@ OPTION_SCOPES = {1: "engine", 2: "score"}                       # VS2_OPT_ENGINE
 
 # The mirrors the layout test compares with the C compiler's offsets.
 MIRRORED = [vs2_error, vs2_video_params, vs2_video, vs2_engine_params, vs2_score_params, vs2_rank_params,
-            vs2_option]
+            vs2_option, vs2_score_item]
 
 # name: (restype, argtypes)
 _SIGNATURES = {
@@ -133,6 +137,8 @@ _SIGNATURES = {
                           POINTER(vs2_error)]),
     "vs2_score_video": (c_int, [c_void_p, POINTER(vs2_video), c_char_p, POINTER(vs2_score_params),
                                 POINTER(c_void_p), POINTER(vs2_error)]),
+    "vs2_score_batch": (c_int, [c_void_p, POINTER(vs2_score_item), c_size_t, POINTER(vs2_score_params),
+                                POINTER(c_void_p), POINTER(vs2_error), POINTER(vs2_error)]),
     "vs2_result_free": (None, [c_void_p]),
     "vs2_result_to_json": (c_void_p, [c_void_p]),          # malloc'd char *: freed with libc free
     "vs2_video_from_rgb": (c_int, [POINTER(c_uint8), c_size_t, c_int, c_int, c_double,
@@ -209,7 +215,8 @@ def _declare(lib, path):
             continue                     # checked where needed: an older library lacks newer calls
         fn.restype, fn.argtypes = restype, argtypes
     if not hasattr(lib, "vs2_abi_version"):
-        return
+        raise Error(9, "%s: no vs2_abi_version(): a libvs2 older than this package (which expects ABI %d)"
+                    % (path, ABI_VERSION))
     abi = lib.vs2_abi_version()
     if abi != ABI_VERSION:
         raise Error(9, "%s: ABI version %d, but this vs2 package was written for %d: install the package "

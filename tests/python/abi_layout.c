@@ -56,6 +56,9 @@ int main(void) {
     FIELD(vs2_option, name); FIELD(vs2_option, type); FIELD(vs2_option, range); FIELD(vs2_option, default_value);
     FIELD(vs2_option, help); FIELD(vs2_option, scope); FIELD(vs2_option, metavar); FIELD(vs2_option, group);
     END();
+    BEGIN(vs2_score_item);
+    FIELD(vs2_score_item, video_path); FIELD(vs2_score_item, video); FIELD(vs2_score_item, prompt);
+    END();
     printf("}\n");
     return 0;
 }

@@ -240,8 +240,10 @@ def test_score_batch(engine, clip, rgb_clip, work):
     bad = os.path.join(work, "bad.mp4")
     with open(bad, "w") as f:
         f.write("not a video")
-    res = engine.score_batch([clip, bad, clip], PROMPT, errors="return", max_new_tokens=4)
-    assert isinstance(res[1], vs2.Error) and "bad.mp4" in res[1].message
+    res = engine.score_batch([clip, bad, clip, frames[:1]], PROMPT, fps=[None, None, None, fps], errors="return",
+                             max_new_tokens=4)
+    assert isinstance(res[1], vs2.Error) and "bad.mp4" in res[1].message and res[1].status_name == "video"
+    assert isinstance(res[3], vs2.Error) and "at least 2" in res[3].message       # frames fail alone too
     assert res[0]["output_ids"] == res[2]["output_ids"] == same[0]["output_ids"]
     with pytest.raises(vs2.Error, match="bad.mp4"):
         engine.score_batch([clip, bad], PROMPT, max_new_tokens=4)
