@@ -702,8 +702,8 @@ typedef struct vs2_score_item {
  * items: item i's sample s is i * samples + s. Stage dumps are for one item only. Returns
  * VS2_OK unless the arguments are bad or memory runs out. */
 VS2_API vs2_status vs2_score_batch(const vs2_engine *engine, const vs2_score_item *items, size_t n,
-                           const vs2_score_params *params, vs2_result **results, vs2_error *errors,
-                           vs2_error *err);
+                                   const vs2_score_params *params, vs2_result **results, vs2_error *errors,
+                                   vs2_error *err);
 
 /* The result as one JSON object on one line (no newline; malloc'd; NULL on OOM): the format
  * `vs2 score --json` prints, documented in docs/cli.md. */

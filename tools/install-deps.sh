@@ -5,6 +5,7 @@
 # libmicrohttpd (vs2 serve).
 # Tests only: clang + libFuzzer, the ffmpeg CLI (test videos), Debian's python3 torch/torchvision/PyAV
 # (the video reference), python3-scipy (the metrics reference), chromium (the report test),
+# python3-pytest/pip/venv (the Python package's tests, an offline pip install into a venv),
 # Node + the pinned npm packages (Hugging Face tokenizers, the reference tokenizer), slurm-wlm + munge
 # (a one-node Slurm cluster for the scale-out test), python3-yaml (the Kubernetes manifest check).
 # Run as root (or with sudo). Safe to run again.
@@ -21,7 +22,8 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config
             libmicrohttpd-dev)
 TEST_PKGS=(clang libclang-rt-14-dev libomp-14-dev ffmpeg
            python3 python3-numpy python3-torch python3-torchvision python3-av
-           python3-pil python3-scipy python3-requests curl chromium slurm-wlm munge python3-yaml)
+           python3-pil python3-scipy python3-requests curl chromium slurm-wlm munge python3-yaml
+           python3-pytest python3-pip python3-venv)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
