@@ -241,6 +241,30 @@ static void test_pool(void) {
     }
 }
 
+/* Max |error| of o against a double-precision softmax(q·Kᵀ)·V (rows see keys [0, lim[r]), L ≤ 77);
+ * *big = max |reference|. */
+static double attend_error(const float *q, int64_t nrows, const int64_t *lim, const float *K, const float *V,
+                           int64_t stride, int hd, const float *o, double *big) {
+    double worst = 0;
+    *big = 0;
+    for (int64_t r = 0; r < nrows; r++) {
+        double sc[77], mx = -1e300, z = 0;
+        for (int64_t j = 0; j < lim[r]; j++) {
+            sc[j] = 0;
+            for (int d = 0; d < hd; d++) sc[j] += (double)q[r * hd + d] * K[j * stride + d];
+            mx = sc[j] > mx ? sc[j] : mx;
+        }
+        for (int64_t j = 0; j < lim[r]; j++) z += sc[j] = exp(sc[j] - mx);
+        for (int d = 0; d < hd; d++) {
+            double want = 0;
+            for (int64_t j = 0; j < lim[r]; j++) want += sc[j] / z * V[j * stride + d];
+            worst = fmax(worst, fabs(want - o[r * hd + d]));
+            *big = fmax(*big, fabs(want));
+        }
+    }
+    return worst;
+}
+
 /* The AVX-512 attention against a double-precision softmax(q·Kᵀ)·V on head sizes 16, 80 (the
  * vision tower's) and 128 (the language model's), ragged causal limits and strided K/V rows.
  * Limit: max |error| ≤ 2e-5 · max |out|: fp32 sums of ~hd and ~L terms (≈ 1e-6 relative) and a
@@ -272,42 +296,18 @@ static void test_attend(void) {
         vs2k_attend_bf16_avx512(q, nrows, lim, Kt16, V16, stride, hd, scratch, o16);
         vs2k_attend_avx512(q, nrows, lim, Kt, V, stride, hd, scratch, o);
         free(Kt);
-        double worst16 = 0, big16 = 0;
-        for (int64_t r = 0; r < nrows; r++) {
-            double sc[77], mx = -1e300, z = 0;
-            for (int64_t j = 0; j < lim[r]; j++) {
-                sc[j] = 0;
-                for (int d = 0; d < hd; d++) sc[j] += (double)q[r * hd + d] * vs2k_bf16_to_f32(vs2k_f32_to_bf16(K[j * stride + d]));
-                mx = sc[j] > mx ? sc[j] : mx;
-            }
-            for (int64_t j = 0; j < lim[r]; j++) z += sc[j] = exp(sc[j] - mx);
-            for (int d = 0; d < hd; d++) {
-                double want = 0;
-                for (int64_t j = 0; j < lim[r]; j++) want += sc[j] / z * vs2k_bf16_to_f32(V16[j * stride + d]);
-                worst16 = fmax(worst16, fabs(want - o16[r * hd + d]));
-                big16 = fmax(big16, fabs(want));
-            }
-        }
+        /* The bf16 reference reads the rounded values (K rounded here, V16 widened back). */
+        float *K16 = malloc((size_t)(L * stride) * 4), *V16f = malloc((size_t)(L * stride) * 4);
+        for (int64_t i = 0; i < L * stride; i++)
+            K16[i] = vs2k_bf16_to_f32(vs2k_f32_to_bf16(K[i])), V16f[i] = vs2k_bf16_to_f32(V16[i]);
+        double big16, worst16 = attend_error(q, nrows, lim, K16, V16f, stride, hd, o16, &big16);
         CHECK_MSG(worst16 <= 2e-5 * big16, "bf16 hd %d: max error %.3g (max |out| %.3g)", hd, worst16, big16);
         free(o16);
         free(Kt16);
         free(V16);
-        double worst = 0, big = 0;
-        for (int64_t r = 0; r < nrows; r++) {
-            double sc[77], mx = -1e300, z = 0;
-            for (int64_t j = 0; j < lim[r]; j++) {
-                sc[j] = 0;
-                for (int d = 0; d < hd; d++) sc[j] += (double)q[r * hd + d] * K[j * stride + d];
-                mx = sc[j] > mx ? sc[j] : mx;
-            }
-            for (int64_t j = 0; j < lim[r]; j++) z += sc[j] = exp(sc[j] - mx);
-            for (int d = 0; d < hd; d++) {
-                double want = 0;
-                for (int64_t j = 0; j < lim[r]; j++) want += sc[j] / z * V[j * stride + d];
-                worst = fmax(worst, fabs(want - o[r * hd + d]));
-                big = fmax(big, fabs(want));
-            }
-        }
+        free(K16);
+        free(V16f);
+        double big, worst = attend_error(q, nrows, lim, K, V, stride, hd, o, &big);
         CHECK_MSG(worst <= 2e-5 * big, "hd %d: max error %.3g (max |out| %.3g)", hd, worst, big);
         free(q);
         free(K);
